@@ -1,0 +1,58 @@
+"""scyllabatch: correct, safe and fast batches of key-value operations for ScyllaDB and Cassandra.
+
+Blocking code uses :class:`Store`; asyncio code uses :class:`AsyncStore`. Both run the same
+sans-I/O engine: validation before any I/O, reads before writes, writes merged per key (the last
+op wins), per-partition UNLOGGED batches or one atomic LOGGED batch, and idempotency-aware retries.
+"""
+
+from scyllabatch._impl import IMPLEMENTATION
+from scyllabatch._version import __version__
+from scyllabatch.aio import AsyncStore
+from scyllabatch.config import BatchLimits, RetryPolicy, StoreConfig
+from scyllabatch.errors import (
+    StoreBatchSizeWarning,
+    StoreConnectionError,
+    StoreError,
+    StorePartialWriteError,
+    StoreQueryError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    StoreValidationError,
+)
+from scyllabatch.ops import (
+    BatchType,
+    GetOp,
+    Item,
+    ListNamespacesOp,
+    MatchCondition,
+    PutOp,
+    SearchItem,
+    SearchOp,
+)
+from scyllabatch.store import Store
+
+__all__ = [
+    "IMPLEMENTATION",
+    "AsyncStore",
+    "BatchLimits",
+    "BatchType",
+    "GetOp",
+    "Item",
+    "ListNamespacesOp",
+    "MatchCondition",
+    "PutOp",
+    "RetryPolicy",
+    "SearchItem",
+    "SearchOp",
+    "Store",
+    "StoreBatchSizeWarning",
+    "StoreConfig",
+    "StoreConnectionError",
+    "StoreError",
+    "StorePartialWriteError",
+    "StoreQueryError",
+    "StoreTimeoutError",
+    "StoreUnavailableError",
+    "StoreValidationError",
+    "__version__",
+]

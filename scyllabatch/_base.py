@@ -1,0 +1,224 @@
+"""What the blocking and the asyncio facades share: configuration, planning and metrics.
+
+The facades differ only in how they wait: :mod:`scyllabatch.store` blocks on driver futures and
+``time.sleep``; :mod:`scyllabatch.aio` bridges driver futures into the event loop.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from scyllabatch import _driver
+from scyllabatch._core import schema
+from scyllabatch._core.engine import CallContext, TimestampClock
+from scyllabatch._core.planner import CallPlan, plan_call
+from scyllabatch._core.validation import parse_batch_type, validate_ops
+from scyllabatch._impl import codec
+from scyllabatch.config import StoreConfig
+from scyllabatch.errors import StoreError, StoreQueryError, StoreValidationError
+from scyllabatch.metrics import Metrics
+from scyllabatch.ops import BatchType, ListNamespacesOp, MatchCondition, Op
+
+# Remember at most this many registered namespaces per store (then start over).
+_REGISTERED_CACHE_SIZE = 100_000
+
+
+def now_us() -> int:
+    """Wall-clock time in microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+@dataclass(slots=True)
+class PreparedCall:
+    """A validated, planned call, ready for the engine."""
+
+    plan: CallPlan
+    context: CallContext
+    started: float
+
+
+class _BoundedSet(set[str]):
+    """The registered-namespaces cache: a set that empties itself when it grows too large."""
+
+    def update(self, *others: Any) -> None:
+        if len(self) > _REGISTERED_CACHE_SIZE:
+            self.clear()
+        super().update(*others)
+
+
+def config_from(
+    config: StoreConfig | None,
+    hosts: Sequence[str] | str | None = None,
+    port: int | None = None,
+    keyspace: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> StoreConfig:
+    """Merge explicit arguments into a config (arguments win)."""
+    changes: dict[str, Any] = dict(options or {})
+    if hosts is not None:
+        changes["hosts"] = (hosts,) if isinstance(hosts, str) else tuple(hosts)
+    if port is not None:
+        changes["port"] = port
+    if keyspace is not None:
+        changes["keyspace"] = keyspace
+    base = config or StoreConfig()
+    try:
+        return replace(base, **changes)
+    except TypeError as exc:
+        raise StoreValidationError(f"unknown store option: {exc}") from None
+
+
+def as_labels(namespace: Sequence[str]) -> tuple[str, ...]:
+    """Typed pass-through of a helper's namespace argument.
+
+    It is not converted with ``tuple()``: validation then rejects a plain ``str`` instead of
+    splitting it into one-letter labels, and accepts lists like tuples.
+    """
+    return namespace  # type: ignore[return-value]
+
+
+def list_namespaces_op(
+    prefix: Sequence[str] | None,
+    suffix: Sequence[str] | None,
+    max_depth: int | None,
+    limit: int,
+    offset: int,
+) -> ListNamespacesOp:
+    """The op behind the ``list_namespaces`` helpers."""
+    conditions = []
+    if prefix is not None:
+        conditions.append(MatchCondition("prefix", as_labels(prefix)))
+    if suffix is not None:
+        conditions.append(MatchCondition("suffix", as_labels(suffix)))
+    return ListNamespacesOp(
+        match_conditions=tuple(conditions) or None, max_depth=max_depth, limit=limit, offset=offset
+    )
+
+
+class StoreBase:
+    """State and logic shared by :class:`~scyllabatch.Store` and :class:`~scyllabatch.AsyncStore`."""
+
+    def __init__(
+        self,
+        session: Any,
+        keyspace: str | None = None,
+        *,
+        config: StoreConfig | None = None,
+        cluster: Any = None,
+    ) -> None:
+        self.config = config_from(config, keyspace=keyspace)
+        self.session = session
+        self._cluster = cluster  # set when the store created (and so owns) the cluster
+        self._profile = _driver.attach_profile(session, self.config)
+        self._statements: _driver.Statements | None = None
+        self._prepare_lock = threading.Lock()
+        self._clock = TimestampClock()
+        self._registered: set[str] = _BoundedSet()
+        self._random = random.Random()
+        self._metrics = Metrics()
+        self._closed = False
+
+    # -- planning (no I/O) -------------------------------------------------------------------
+
+    def _prepare_call(
+        self,
+        ops: Sequence[Op],
+        batch_type: BatchType | str,
+        max_retries: int | None,
+        retry_delay: float | None,
+        retry_backoff: float | None,
+    ) -> PreparedCall:
+        started = time.perf_counter()
+        if self._closed:
+            raise StoreError("this store is closed; create a new one")
+        kind = parse_batch_type(batch_type)
+        retry = self.config.retry.with_overrides(max_retries, retry_delay, retry_backoff)
+        try:
+            normalized = validate_ops(ops, codec)
+            plan = plan_call(
+                normalized,
+                kind,
+                self._clock.next(now_us()),
+                self.config.limits,
+                codec,
+                self.config.page_size,
+            )
+        except StoreValidationError as exc:
+            self._metrics.record_call(
+                size=len(ops) if isinstance(ops, Sequence) else 0,
+                batch_type=kind,
+                op_kinds={},
+                call=None,
+                latency_us=(time.perf_counter() - started) * 1e6,
+                error=exc,
+            )
+            raise
+        context = CallContext(
+            retry=retry,
+            limits=self.config.limits,
+            codec=codec,
+            registered=self._registered,
+            random_unit=self._random.random,
+        )
+        return PreparedCall(plan=plan, context=context, started=started)
+
+    def _finish_call(self, call: PreparedCall, error: BaseException | None) -> None:
+        self._metrics.record_call(
+            size=call.plan.size,
+            batch_type=call.plan.batch_type,
+            op_kinds=call.plan.op_kinds,
+            call=call.context.stats,
+            latency_us=(time.perf_counter() - call.started) * 1e6,
+            error=error,
+        )
+
+    # -- blocking helpers used by both facades (the async one runs them in a thread) ---------
+
+    def _prepare_statements_blocking(self) -> _driver.Statements:
+        with self._prepare_lock:
+            if self._statements is None:
+                try:
+                    self._statements = _driver.Statements(self.session, self.config)
+                except Exception as exc:
+                    raise StoreQueryError(
+                        f"could not prepare statements in keyspace {self.config.keyspace!r} "
+                        f"({exc}); call setup() first to create the keyspace and tables"
+                    ) from exc
+            return self._statements
+
+    def _setup_blocking(self) -> None:
+        keyspace = self.config.keyspace
+        try:
+            if self.config.create_keyspace:
+                self.session.execute(schema.keyspace_cql(keyspace, self.config.replication))
+            for cql in schema.table_cql(keyspace):
+                self.session.execute(cql)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreQueryError(
+                f"setup of keyspace {keyspace!r} failed: {exc}"
+            ) from exc
+        self._statements = None
+        self._prepare_statements_blocking()
+
+    def _shutdown_blocking(self) -> None:
+        self._closed = True
+        if self._cluster is not None:
+            self._cluster.shutdown()
+            self._cluster = None
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    def get_metrics(self) -> dict[str, Any]:
+        """Counters and percentiles of this store's calls (see :class:`~scyllabatch.metrics.Metrics`)."""
+        return self._metrics.snapshot()
+
+    def reset_metrics(self) -> None:
+        """Reset every metric to zero."""
+        self._metrics.reset()

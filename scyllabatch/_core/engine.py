@@ -1,0 +1,241 @@
+"""The engine: walks a :class:`~scyllabatch._core.planner.CallPlan` as a generator.
+
+It yields :class:`~scyllabatch._core.requests.Execute` and :class:`~scyllabatch._core.requests.Sleep`
+commands and receives outcomes; every retry and error decision is made here, so the blocking and
+the asyncio facades are small loops with no logic of their own to drift apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator, MutableSet, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scyllabatch._core.items import StoredRow, from_micros
+from scyllabatch._core.planner import CallPlan, write_requests
+from scyllabatch._core.reads import Reader, decode_values
+from scyllabatch._core.requests import Command, Execute, Failure, Outcome, Request, Rows, Sleep
+from scyllabatch._core.retry import WriteKind, category, is_retryable, will_be_applied
+from scyllabatch.config import BatchLimits, RetryPolicy
+from scyllabatch.errors import StoreError, partial_write_error_class
+from scyllabatch.ops import BatchType, Item
+
+Engine = Generator[Command, Any, list[Any]]
+
+
+@dataclass(slots=True)
+class CallStats:
+    """What one call did; the facades fold it into the store's metrics."""
+
+    read_requests: int = 0
+    write_requests: int = 0
+    logged_batches: int = 0
+    unlogged_batches: int = 0
+    single_writes: int = 0
+    retries: int = 0
+    rows_read: int = 0
+    error_kinds: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CallContext:
+    """Per-store settings and state the engine needs for one call."""
+
+    retry: RetryPolicy
+    limits: BatchLimits
+    codec: Any
+    registered: MutableSet[str]
+    random_unit: Callable[[], float]
+    stats: CallStats = field(default_factory=CallStats)
+
+
+class TimestampClock:
+    """Client write timestamps (µs): one per call, strictly increasing within a store.
+
+    Two calls in the same microsecond must not share a timestamp: CQL would then resolve their
+    writes of one key by comparing value bytes. The caller supplies the wall clock.
+    """
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self, now_us: int) -> int:
+        """A timestamp ``>= now_us`` and greater than every one handed out before."""
+        with self._lock:
+            self._last = max(now_us, self._last + 1)
+            return self._last
+
+
+def _write_kind(request: Request) -> WriteKind:
+    if not request.is_write:
+        return WriteKind.READ
+    return WriteKind.IDEMPOTENT_WRITE if request.idempotent else WriteKind.NON_IDEMPOTENT_WRITE
+
+
+def _count(request: Request, stats: CallStats) -> None:
+    if not request.is_write:
+        stats.read_requests += 1
+        return
+    stats.write_requests += 1
+    if request.batch_type is BatchType.LOGGED:
+        stats.logged_batches += 1
+    elif request.batch_type is BatchType.UNLOGGED:
+        stats.unlogged_batches += 1
+    else:
+        stats.single_writes += 1
+
+
+def _execute(
+    initial: Sequence[Request],
+    ctx: CallContext,
+    on_rows: Callable[[Request, Rows], Sequence[Request]],
+    *,
+    fail_fast: bool,
+) -> Generator[Command, Any, list[tuple[Request, Failure]]]:
+    """Run requests (and their follow-ups) to completion, retrying what is safe to retry."""
+    pending: list[tuple[Request, int]] = [(request, 0) for request in initial]
+    failures: list[tuple[Request, Failure]] = []
+    while pending:
+        outcomes: list[Outcome] = yield Execute(tuple(request for request, _ in pending))
+        follow: list[tuple[Request, int]] = []
+        retry: list[tuple[Request, int]] = []
+        for (request, attempt), outcome in zip(pending, outcomes):
+            _count(request, ctx.stats)
+            if isinstance(outcome, Rows):
+                ctx.stats.rows_read += len(outcome.rows) if not request.is_write else 0
+                follow.extend((r, 0) for r in on_rows(request, outcome))
+                continue
+            ctx.stats.error_kinds.append(outcome.kind.value)
+            if attempt < ctx.retry.max_retries and is_retryable(outcome.kind, _write_kind(request)):
+                retry.append((request, attempt + 1))
+            else:
+                failures.append((request, outcome))
+        if failures and fail_fast:
+            break
+        if retry:
+            ctx.stats.retries += len(retry)
+            attempt = max(a for _, a in retry)
+            yield Sleep(ctx.retry.delay(attempt, ctx.random_unit()))
+        pending = follow + retry
+    return failures
+
+
+def _raise_read_failure(request: Request, failure: Failure) -> None:
+    error_class = category(failure.kind)
+    ops = ", ".join(str(i) for i in request.op_indices) or "-"
+    raise error_class(
+        f"read for op(s) {ops} failed ({type(failure.error).__name__}: {failure.error}); "
+        "no write of the batch was sent"
+    ) from failure.error
+
+
+def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
+    """Execute a planned call; returns one result per op, in order."""
+    results: list[Any] = [None] * plan.size
+    if plan.is_empty:
+        return results
+
+    # Phase 1: reads, all concurrently. Writes wait for them, so reads see the state before.
+    owners: dict[int, Reader] = {}
+    initial: list[Request] = []
+    for reader in plan.readers:
+        for request in reader.start():
+            owners[id(request)] = reader
+            initial.append(request)
+
+    def on_read(request: Request, page: Rows) -> Sequence[Request]:
+        reader = owners.pop(id(request))
+        follow = reader.feed(request, page)
+        for next_request in follow:
+            owners[id(next_request)] = reader
+        return follow
+
+    if initial:
+        failures = yield from _execute(initial, ctx, on_read, fail_fast=True)
+        if failures:
+            _raise_read_failure(*failures[0])
+
+    refreshes: list[tuple[StoredRow, tuple[int, ...]]] = []
+    for get_reader in plan.gets:
+        stored = get_reader.stored()
+        found = list(stored.values())
+        values = dict(zip((row.key for row in found), decode_values(ctx.codec, found)))
+        for get in get_reader.gets:
+            row = stored.get(get.key)
+            if row is None:
+                continue
+            results[get.index] = Item(
+                namespace=get.namespace,
+                key=row.key,
+                value=values[row.key],
+                created_at=from_micros(row.created_us),
+                updated_at=from_micros(row.updated_us),
+            )
+            if get.refresh_ttl and row.ttl_seconds:
+                refreshes.append((row, (get.index,)))
+    for search in plan.searches:
+        items, rows = search.results()
+        results[search.op.index] = items
+        if search.op.refresh_ttl:
+            refreshes.extend((row, (search.op.index,)) for row in rows if row.ttl_seconds)
+    for listing in plan.listings:
+        results[listing.op.index] = listing.results()
+    created: dict[tuple[str, str], int] = {}
+    for lookup in plan.created_lookups:
+        for key, created_us in lookup.created().items():
+            created[(lookup.partition, key)] = created_us
+
+    # Phase 2: writes, refreshes and namespace registrations, all concurrently.
+    requests, registry = write_requests(plan, created, refreshes, ctx.registered, ctx.limits)
+    registry_names = {id(request): names for request, names in registry}
+    requests.extend(request for request, _ in registry)
+    if not requests:
+        return results
+
+    def on_written(request: Request, _page: Rows) -> Sequence[Request]:
+        ctx.registered.update(registry_names.get(id(request), ()))
+        return ()
+
+    failures = yield from _execute(requests, ctx, on_written, fail_fast=False)
+    if failures:
+        _raise_write_failure(plan, requests, failures)
+    return results
+
+
+def _raise_write_failure(
+    plan: CallPlan, requests: Sequence[Request], failures: Sequence[tuple[Request, Failure]]
+) -> None:
+    write_indices = {i for w in plan.writes for i in w.op_indices}
+    lost: set[int] = set()
+    eventually: set[int] = set()
+    for request, failure in failures:
+        if will_be_applied(failure.kind):
+            eventually.update(request.op_indices)
+        else:
+            lost.update(request.op_indices)
+    not_applied = tuple(sorted(lost & write_indices))
+    applied = tuple(sorted(write_indices - lost))
+    request, failure = failures[0]
+    error_class: type[StoreError] = category(failure.kind)
+    if applied and not_applied:
+        error_class = partial_write_error_class(error_class)
+    detail = f"{type(failure.error).__name__}: {failure.error}"
+    note = ""
+    if eventually - lost:
+        note = (
+            " The logged batch reached the batchlog and will be applied by the server; it was "
+            "not re-sent."
+        )
+    error = error_class(
+        f"{len(failures)} of {len(requests)} write requests failed ({detail}). "
+        f"Applied op indices: {list(applied)}; not applied: {list(not_applied)}.{note} "
+        "Re-running the same call is safe: puts and deletes are idempotent."
+    )
+    error.applied = applied
+    error.not_applied = not_applied
+    raise error from failure.error
+
+
+__all__ = ["CallContext", "CallStats", "Engine", "TimestampClock", "run_call"]

@@ -1,0 +1,335 @@
+"""The planner: from validated ops to the requests of each phase.
+
+Phase 1 (reads): every get, search and listing, plus the ``created_at`` look-ups of keys about to
+be written, concurrently. Phase 2 (writes): the writes, merged per (namespace, key) with the last
+op winning, as one logged batch (``LOGGED``) or one unlogged batch per partition chunk
+(``UNLOGGED``), plus TTL refreshes of items read with ``refresh_ttl`` and namespace registrations.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scyllabatch._core.items import StoredRow
+from scyllabatch._core.reads import (
+    CreatedAtReader,
+    GetReader,
+    ListReader,
+    Reader,
+    SearchReader,
+)
+from scyllabatch._core.requests import Consistency, Query, Request
+from scyllabatch._core.schema import ROOTS_PARTITION, Statement
+from scyllabatch._core.validation import GetRead, ListRead, NormalizedOp, PutWrite, SearchRead
+from scyllabatch.config import BatchLimits
+from scyllabatch.errors import StoreBatchSizeWarning, StoreValidationError
+from scyllabatch.ops import BatchType
+
+logger = logging.getLogger("scyllabatch")
+
+# Per-statement overhead of the server's batch size accounting (clustering, timestamps, columns).
+STATEMENT_OVERHEAD_BYTES = 48
+
+
+@dataclass(slots=True)
+class MergedWrite:
+    """The surviving write of one (namespace, key), and every op index merged into it."""
+
+    put: PutWrite
+    op_indices: list[int]
+
+    @property
+    def estimated_bytes(self) -> int:
+        """Rough size of this write as the server's batch size check counts it."""
+        put = self.put
+        return (
+            len(put.encoded or b"")
+            + len(put.key.encode("utf-8"))
+            + len(put.partition.encode("utf-8"))
+            + STATEMENT_OVERHEAD_BYTES
+        )
+
+
+@dataclass(slots=True)
+class CallPlan:
+    """Everything decided before I/O for one batch call."""
+
+    size: int
+    batch_type: BatchType
+    timestamp_us: int
+    readers: list[Reader] = field(default_factory=list)
+    gets: list[GetReader] = field(default_factory=list)
+    searches: list[SearchReader] = field(default_factory=list)
+    listings: list[ListReader] = field(default_factory=list)
+    created_lookups: list[CreatedAtReader] = field(default_factory=list)
+    writes: list[MergedWrite] = field(default_factory=list)
+    op_kinds: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the call needs no I/O at all."""
+        return not self.readers and not self.writes
+
+
+_OP_NAMES: dict[type, str] = {
+    PutWrite: "PutOp",
+    GetRead: "GetOp",
+    SearchRead: "SearchOp",
+    ListRead: "ListNamespacesOp",
+}
+
+
+def merge_writes(ops: Sequence[NormalizedOp]) -> list[MergedWrite]:
+    """Merge writes per (namespace, key): the last op in the list wins; ``value=None`` deletes.
+
+    CQL gives every statement of a batch one timestamp and breaks ties by comparing value bytes,
+    so sending two writes of one key would let the larger value win, not the later one.
+    """
+    merged: dict[tuple[str, str], MergedWrite] = {}
+    for op in ops:
+        if isinstance(op, PutWrite):
+            slot = (op.partition, op.key)
+            existing = merged.get(slot)
+            if existing is None:
+                merged[slot] = MergedWrite(op, [op.index])
+            else:
+                existing.put = op
+                existing.op_indices.append(op.index)
+    return list(merged.values())
+
+
+def plan_call(
+    ops: Sequence[NormalizedOp],
+    batch_type: BatchType,
+    timestamp_us: int,
+    limits: BatchLimits,
+    codec: Any,
+    page_size: int,
+) -> CallPlan:
+    """Plan one call; checks batch limits (raising or warning) before any I/O."""
+    plan = CallPlan(size=len(ops), batch_type=batch_type, timestamp_us=timestamp_us)
+    gets_by_partition: dict[str, list[GetRead]] = {}
+    for op in ops:
+        kind = _OP_NAMES[type(op)]
+        plan.op_kinds[kind] = plan.op_kinds.get(kind, 0) + 1
+        if isinstance(op, GetRead):
+            gets_by_partition.setdefault(op.partition, []).append(op)
+        elif isinstance(op, SearchRead):
+            plan.searches.append(SearchReader(op, codec, page_size))
+        elif isinstance(op, ListRead):
+            plan.listings.append(ListReader(op, page_size))
+    plan.gets = [GetReader(gets) for gets in gets_by_partition.values()]
+    plan.writes = merge_writes(ops)
+    _check_limits(plan.writes, batch_type, limits)
+    lookups: dict[str, list[MergedWrite]] = {}
+    for write in plan.writes:
+        if write.put.encoded is not None:
+            lookups.setdefault(write.put.partition, []).append(write)
+    plan.created_lookups = [
+        CreatedAtReader(
+            writes[0].put.namespace,
+            partition,
+            (w.put.key for w in writes),
+            tuple(i for w in writes for i in w.op_indices),
+        )
+        for partition, writes in lookups.items()
+    ]
+    plan.readers = [*plan.gets, *plan.searches, *plan.listings, *plan.created_lookups]
+    return plan
+
+
+def _warn(message: str) -> None:
+    logger.warning(message)
+    warnings.warn(message, StoreBatchSizeWarning, stacklevel=5)
+
+
+def _check_limits(writes: Sequence[MergedWrite], batch_type: BatchType, limits: BatchLimits) -> None:
+    if not writes:
+        return
+    if batch_type is BatchType.LOGGED:
+        count = len(writes)
+        size = sum(w.estimated_bytes for w in writes)
+        if count > limits.max_ops or size > limits.max_bytes:
+            raise StoreValidationError(
+                f"LOGGED batch of {count} writes (~{size} bytes) exceeds the limits of one atomic "
+                f"batch ({limits.max_ops} ops, {limits.max_bytes} bytes); an atomic batch is never "
+                "split: use UNLOGGED, split the call yourself, or raise StoreConfig.limits. "
+                "Nothing was sent",
+                field="ops",
+            )
+        if count > limits.warn_ops or size > limits.warn_bytes:
+            _warn(
+                f"LOGGED batch of {count} writes (~{size} bytes) is above the warn threshold "
+                f"({limits.warn_ops} ops, {limits.warn_bytes} bytes)"
+            )
+        return
+    largest_count = 0
+    largest_size = 0
+    for chunk in _partition_chunks(writes, limits):
+        largest_count = max(largest_count, len(chunk))
+        largest_size = max(largest_size, sum(w.estimated_bytes for w in chunk))
+    if largest_count > limits.warn_ops or largest_size > limits.warn_bytes:
+        _warn(
+            f"an UNLOGGED partition batch of {largest_count} writes (~{largest_size} bytes) is "
+            f"above the warn threshold ({limits.warn_ops} ops, {limits.warn_bytes} bytes)"
+        )
+
+
+def _partition_chunks(
+    writes: Sequence[MergedWrite], limits: BatchLimits
+) -> list[list[MergedWrite]]:
+    """Group writes by partition, then split each group by count and estimated bytes."""
+    by_partition: dict[str, list[MergedWrite]] = {}
+    for write in writes:
+        by_partition.setdefault(write.put.partition, []).append(write)
+    chunks: list[list[MergedWrite]] = []
+    for group in by_partition.values():
+        chunk: list[MergedWrite] = []
+        size = 0
+        for write in group:
+            estimated = write.estimated_bytes
+            if chunk and (len(chunk) >= limits.max_ops or size + estimated > limits.max_bytes):
+                chunks.append(chunk)
+                chunk, size = [], 0
+            chunk.append(write)
+            size += estimated
+        if chunk:
+            chunks.append(chunk)
+    return chunks
+
+
+def _write_query(write: MergedWrite, created: dict[tuple[str, str], int], timestamp: int) -> Query:
+    put = write.put
+    if put.encoded is None:
+        return Query(Statement.DELETE, (timestamp, put.partition, put.key))
+    created_us = created.get((put.partition, put.key), timestamp)
+    ttl = put.ttl_seconds or 0
+    return Query(
+        Statement.UPSERT,
+        # ttl is written as 0, never null: a null would be a tombstone, and an update without TTL
+        # must clear the TTL a previous put recorded.
+        (put.partition, put.key, put.encoded, created_us, timestamp, ttl, ttl, timestamp),
+    )
+
+
+def _request(queries: Sequence[Query], batch_type: BatchType, op_indices: Sequence[int],
+             estimated_bytes: int) -> Request:
+    return Request(
+        queries=tuple(queries),
+        consistency=Consistency.WRITE,
+        idempotent=True,
+        op_indices=tuple(op_indices),
+        batch_type=batch_type if len(queries) > 1 else None,
+        estimated_bytes=estimated_bytes,
+    )
+
+
+def write_requests(
+    plan: CallPlan,
+    created: dict[tuple[str, str], int],
+    refreshes: Sequence[tuple[StoredRow, tuple[int, ...]]],
+    registered: Collection[str],
+    limits: BatchLimits,
+) -> tuple[list[Request], list[tuple[Request, list[str]]]]:
+    """Build phase-2 requests.
+
+    Returns the data and refresh requests, and the registry requests paired with the namespaces
+    (partition names) each one registers, so the caller can remember them once written.
+    """
+    timestamp = plan.timestamp_us
+    requests: list[Request] = []
+    if plan.writes:
+        if plan.batch_type is BatchType.LOGGED:
+            requests.append(
+                _request(
+                    [_write_query(w, created, timestamp) for w in plan.writes],
+                    BatchType.LOGGED,
+                    [i for w in plan.writes for i in w.op_indices],
+                    sum(w.estimated_bytes for w in plan.writes),
+                )
+            )
+        else:
+            for chunk in _partition_chunks(plan.writes, limits):
+                requests.append(
+                    _request(
+                        [_write_query(w, created, timestamp) for w in chunk],
+                        BatchType.UNLOGGED,
+                        [i for w in chunk for i in w.op_indices],
+                        sum(w.estimated_bytes for w in chunk),
+                    )
+                )
+    requests.extend(_refresh_requests(plan, refreshes, limits))
+    return requests, _registry_requests(plan, registered)
+
+
+def _refresh_requests(
+    plan: CallPlan, refreshes: Sequence[tuple[StoredRow, tuple[int, ...]]], limits: BatchLimits
+) -> list[Request]:
+    """Re-write items read with ``refresh_ttl`` so every cell gets the item's TTL again.
+
+    The cells are re-written with their original write timestamp and unchanged values: a newer
+    write made meanwhile (by anyone) still wins, and for equal timestamps both Cassandra and
+    ScyllaDB keep the cell that expires later. Keys written by this call are skipped.
+    """
+    written = {(w.put.partition, w.put.key) for w in plan.writes}
+    by_partition: dict[str, dict[str, tuple[StoredRow, tuple[int, ...]]]] = {}
+    for row, indices in refreshes:
+        if row.ttl_seconds is None or (row.partition, row.key) in written:
+            continue
+        by_partition.setdefault(row.partition, {})[row.key] = (row, indices)
+    requests = []
+    for rows in by_partition.values():
+        entries = list(rows.values())
+        for start in range(0, len(entries), limits.max_ops):
+            chunk = entries[start : start + limits.max_ops]
+            queries = [
+                Query(
+                    Statement.UPSERT,
+                    (row.partition, row.key, row.blob, row.created_us, row.updated_us,
+                     row.ttl_seconds, row.ttl_seconds, row.writetime_us),
+                )
+                for row, _ in chunk
+            ]
+            requests.append(
+                _request(queries, BatchType.UNLOGGED, sorted({i for _, ix in chunk for i in ix}),
+                         sum(len(row.blob) for row, _ in chunk))
+            )
+    return requests
+
+
+def _registry_requests(
+    plan: CallPlan, registered: Collection[str]
+) -> list[tuple[Request, list[str]]]:
+    """Register namespaces written by this call that this store has not registered before."""
+    timestamp = plan.timestamp_us
+    by_root: dict[str, dict[str, list[int]]] = {}
+    for write in plan.writes:
+        put = write.put
+        if put.encoded is None or put.partition in registered:
+            continue
+        by_root.setdefault(put.namespace[0], {}).setdefault(put.partition, []).extend(
+            write.op_indices
+        )
+    pairs: list[tuple[Request, list[str]]] = []
+    for root, partitions in by_root.items():
+        names = list(partitions)
+        indices = sorted({i for ix in partitions.values() for i in ix})
+        queries = [Query(Statement.REGISTER_NAMESPACE, (root, name, timestamp)) for name in names]
+        pairs.append((_request(queries, BatchType.UNLOGGED, indices, 0), names))
+        pairs.append(
+            (
+                _request(
+                    [Query(Statement.REGISTER_ROOT, (ROOTS_PARTITION, root, timestamp))],
+                    BatchType.UNLOGGED,
+                    indices,
+                    0,
+                ),
+                [],
+            )
+        )
+    return pairs
+

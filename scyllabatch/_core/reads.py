@@ -1,0 +1,371 @@
+"""Readers: small state machines that turn read ops into requests and rows into results.
+
+A reader hands out its first requests with :meth:`Reader.start`, and receives each page of rows with
+:meth:`Reader.feed`, which may ask for more requests (next pages, or the next stage). The engine
+runs every reader of a call concurrently and knows nothing of what they read.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from scyllabatch._codec_errors import DecodeError
+from scyllabatch._core.filters import Condition, matches
+from scyllabatch._core.items import StoredRow, from_micros
+from scyllabatch._core.requests import Consistency, Query, Request, Rows
+from scyllabatch._core.schema import ROOTS_PARTITION, Statement
+from scyllabatch._core.validation import NAMESPACE_SEPARATOR, GetRead, ListRead, SearchRead
+from scyllabatch.errors import StoreQueryError
+from scyllabatch.ops import Item, SearchItem
+
+MAX_KEYS_PER_LOOKUP = 100
+MAX_ACTIVE_SCANS = 16
+MAX_ACTIVE_PROBES = 32
+
+
+def read_request(statement: Statement, params: tuple[Any, ...], op_indices: tuple[int, ...],
+                 fetch_size: int | None = None) -> Request:
+    """A single-statement read request (reads are always idempotent)."""
+    return Request(
+        queries=(Query(statement, params),),
+        consistency=Consistency.READ,
+        idempotent=True,
+        op_indices=op_indices,
+        fetch_size=fetch_size,
+    )
+
+
+def decode_values(codec: Any, rows: Sequence[StoredRow]) -> list[Any]:
+    """Decode stored values, turning corrupt data into a clear query error."""
+    try:
+        values: list[Any] = codec.decode_batch([row.blob for row in rows])
+    except DecodeError:
+        for row in rows:
+            try:
+                codec.decode(row.blob)
+            except DecodeError as exc:
+                raise StoreQueryError(
+                    f"the stored value of namespace {row.namespace!r} key {row.key!r} is not "
+                    f"valid MessagePack ({exc}); was it written by another program?"
+                ) from exc
+        raise
+    return values
+
+
+class Reader:
+    """Base class of the readers."""
+
+    def start(self) -> list[Request]:
+        """The first requests."""
+        raise NotImplementedError
+
+    def feed(self, request: Request, page: Rows) -> list[Request]:
+        """Consume one page of rows for ``request``; return follow-up requests."""
+        raise NotImplementedError
+
+
+class KeyLookupReader(Reader):
+    """Reads given keys of one partition (``GetOp`` s, or ``created_at`` before puts)."""
+
+    def __init__(self, namespace: tuple[str, ...], partition: str, keys: Iterable[str],
+                 op_indices: tuple[int, ...], statement: Statement) -> None:
+        self.namespace = namespace
+        self.partition = partition
+        self.keys = list(dict.fromkeys(keys))
+        self.op_indices = op_indices
+        self.statement = statement
+        self.rows: dict[str, Any] = {}
+
+    def start(self) -> list[Request]:
+        return [
+            read_request(
+                self.statement,
+                (self.partition, self.keys[i : i + MAX_KEYS_PER_LOOKUP]),
+                self.op_indices,
+            )
+            for i in range(0, len(self.keys), MAX_KEYS_PER_LOOKUP)
+        ]
+
+    def feed(self, request: Request, page: Rows) -> list[Request]:
+        for row in page.rows:
+            self.rows[row[0]] = row
+        return [request.next_page(page.paging_state)] if page.paging_state else []
+
+
+class GetReader(KeyLookupReader):
+    """Serves the ``GetOp`` s of one partition."""
+
+    def __init__(self, gets: Sequence[GetRead]) -> None:
+        first = gets[0]
+        super().__init__(
+            first.namespace, first.partition, (g.key for g in gets),
+            tuple(g.index for g in gets), Statement.SELECT_KEYS,
+        )
+        self.gets = gets
+
+    def stored(self) -> dict[str, StoredRow]:
+        """Every found row, by key."""
+        return {
+            key: StoredRow.from_row(self.namespace, self.partition, row)
+            for key, row in self.rows.items()
+        }
+
+
+class CreatedAtReader(KeyLookupReader):
+    """Looks up ``created_at`` of keys about to be written, so it survives updates."""
+
+    def __init__(self, namespace: tuple[str, ...], partition: str, keys: Iterable[str],
+                 op_indices: tuple[int, ...]) -> None:
+        super().__init__(namespace, partition, keys, op_indices, Statement.SELECT_CREATED)
+
+    def created(self) -> dict[str, int]:
+        """``created_at`` (µs) of every key that exists, by key."""
+        return {key: int(row[1]) for key, row in self.rows.items() if row[1] is not None}
+
+
+def namespace_of(text: str) -> tuple[str, ...]:
+    """Split a stored partition name back into labels."""
+    return tuple(text.split(NAMESPACE_SEPARATOR))
+
+
+def registry_requests(prefix: tuple[str, ...], op_index: int, page_size: int) -> list[Request]:
+    """Requests listing every registered namespace equal to or under ``prefix``.
+
+    An empty prefix lists the roots first (see :meth:`RegistryWalk.feed`). Prefixes of two or more
+    labels become two exact clustering ranges: the namespace itself, and ``prefix + '.'`` up to
+    ``prefix + '/'`` (``/`` sorts right after ``.``), so ``("a", "b")`` never sees ``("a", "bc")``.
+    """
+    indices = (op_index,)
+    if not prefix:
+        return [read_request(Statement.LIST_ROOTS, (ROOTS_PARTITION,), indices, page_size)]
+    root = prefix[0]
+    if len(prefix) == 1:
+        return [read_request(Statement.LIST_UNDER_ROOT, (root,), indices, page_size)]
+    text = NAMESPACE_SEPARATOR.join(prefix)
+    return [
+        read_request(Statement.LIST_RANGE, (root, text, text + "\x00"), indices, page_size),
+        read_request(Statement.LIST_RANGE, (root, text + ".", text + "/"), indices, page_size),
+    ]
+
+
+class RegistryWalk:
+    """Pages through the namespace registry; shared by search and listing."""
+
+    def __init__(self, prefix: tuple[str, ...], op_index: int, page_size: int) -> None:
+        self.prefix = prefix
+        self.op_index = op_index
+        self.page_size = page_size
+
+    def start(self) -> list[Request]:
+        return registry_requests(self.prefix, self.op_index, self.page_size)
+
+    def feed(self, request: Request, page: Rows) -> tuple[list[Request], list[str]]:
+        """Return follow-up requests and the namespaces (partition names) found on this page."""
+        follow: list[Request] = []
+        found: list[str] = []
+        if request.queries[0].statement is Statement.LIST_ROOTS:
+            for (root,) in page.rows:
+                follow.append(
+                    read_request(Statement.LIST_UNDER_ROOT, (root,), (self.op_index,),
+                                 self.page_size)
+                )
+        else:
+            found = [row[0] for row in page.rows]
+        if page.paging_state:
+            follow.append(request.next_page(page.paging_state))
+        return follow, found
+
+
+class SearchReader(Reader):
+    """Serves one ``SearchOp``: registry walk, then paged scans of matching namespaces.
+
+    Memory stays bounded: at most ``MAX_ACTIVE_SCANS`` pages are in flight, and only the best
+    ``offset + limit`` candidates (plus one page) are kept.
+    """
+
+    def __init__(self, op: SearchRead, codec: Any, page_size: int) -> None:
+        self.op = op
+        self.codec = codec
+        self.page_size = page_size
+        self.walk = RegistryWalk(op.prefix, op.index, page_size)
+        self.keep = op.offset + op.limit
+        self.queued: deque[str] = deque()
+        self.active = 0
+        self.best: list[tuple[int, str, str, StoredRow, Any]] = []
+        self.rows_read = 0
+
+    def start(self) -> list[Request]:
+        if self.keep == 0:
+            return []
+        return self.walk.start()
+
+    def feed(self, request: Request, page: Rows) -> list[Request]:
+        statement = request.queries[0].statement
+        if statement is not Statement.SCAN_PARTITION:
+            follow, found = self.walk.feed(request, page)
+            self.queued.extend(found)
+            return follow + self._launch()
+        partition = request.queries[0].params[0]
+        self._consider(partition, page.rows)
+        if page.paging_state:
+            return [request.next_page(page.paging_state)]
+        self.active -= 1
+        return self._launch()
+
+    def _launch(self) -> list[Request]:
+        requests = []
+        while self.queued and self.active < MAX_ACTIVE_SCANS:
+            partition = self.queued.popleft()
+            self.active += 1
+            requests.append(
+                read_request(Statement.SCAN_PARTITION, (partition,), (self.op.index,),
+                             self.page_size)
+            )
+        return requests
+
+    def _consider(self, partition: str, rows: list[Any]) -> None:
+        self.rows_read += len(rows)
+        if not rows:
+            return
+        namespace = namespace_of(partition)
+        stored = [StoredRow.from_row(namespace, partition, row) for row in rows]
+        if self.op.conditions:
+            values = decode_values(self.codec, stored)
+            kept = [(s, v) for s, v in zip(stored, values) if _is_dict(v) and
+                    matches(v, self.op.conditions)]
+        else:
+            kept = [(s, None) for s in stored]
+        for row, value in kept:
+            self.best.append((-row.updated_us, row.partition, row.key, row, value))
+        if len(self.best) > 2 * self.keep + self.page_size:
+            self._prune()
+
+    def _prune(self) -> None:
+        self.best.sort(key=lambda c: (c[0], c[1], c[2]))
+        del self.best[self.keep :]
+
+    def results(self) -> tuple[list[SearchItem], list[StoredRow]]:
+        """The page of results (newest first) and their stored rows (for TTL refresh)."""
+        self._prune()
+        chosen = self.best[self.op.offset : self.op.offset + self.op.limit]
+        undecoded = [c[3] for c in chosen if c[4] is None]
+        decoded = iter(decode_values(self.codec, undecoded)) if undecoded else iter(())
+        items = []
+        for _, _, _, row, value in chosen:
+            if value is None:
+                value = next(decoded)
+            items.append(
+                SearchItem(
+                    namespace=row.namespace,
+                    key=row.key,
+                    value=value,
+                    created_at=from_micros(row.created_us),
+                    updated_at=from_micros(row.updated_us),
+                )
+            )
+        return items, [c[3] for c in chosen]
+
+
+def _is_dict(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _matches_pattern(namespace: tuple[str, ...], pattern: tuple[str, ...], suffix: bool) -> bool:
+    if len(pattern) > len(namespace):
+        return False
+    labels = namespace[len(namespace) - len(pattern) :] if suffix else namespace[: len(pattern)]
+    return all(p == "*" or p == label for p, label in zip(pattern, labels))
+
+
+def _concrete_prefix(op: ListRead) -> tuple[str, ...] | None:
+    """The longest wildcard-free leading labels shared by the prefix conditions.
+
+    ``None`` means two prefix conditions disagree, so nothing can match.
+    """
+    best: tuple[str, ...] = ()
+    for pattern in op.prefixes:
+        concrete: list[str] = []
+        for label in pattern:
+            if label == "*":
+                break
+            concrete.append(label)
+        candidate = tuple(concrete)
+        shorter, longer = sorted((best, candidate), key=len)
+        if longer[: len(shorter)] != shorter:
+            return None
+        best = longer
+    return best
+
+
+class ListReader(Reader):
+    """Serves one ``ListNamespacesOp``: registry walk, match, then liveness probes.
+
+    A namespace is listed only while it holds at least one live item, so namespaces whose items
+    were all deleted or expired disappear from listings (their registry rows stay; see docs).
+    """
+
+    def __init__(self, op: ListRead, page_size: int) -> None:
+        self.op = op
+        prefix = _concrete_prefix(op)
+        self.impossible = prefix is None
+        self.walk = RegistryWalk(prefix or (), op.index, page_size)
+        self.groups: dict[tuple[str, ...], list[str]] = {}
+        self.live: set[tuple[str, ...]] = set()
+        self.probing: dict[str, tuple[str, ...]] = {}
+        self.walking = 0
+        self.probes_sent = 0
+
+    def start(self) -> list[Request]:
+        if self.impossible:
+            return []
+        requests = self.walk.start()
+        self.walking = len(requests)
+        return requests
+
+    def feed(self, request: Request, page: Rows) -> list[Request]:
+        statement = request.queries[0].statement
+        if statement is Statement.PROBE_PARTITION:
+            partition = request.queries[0].params[0]
+            group = self.probing.pop(partition)
+            if page.rows:
+                self.live.add(group)
+                self.groups.pop(group, None)
+            return self._probe()
+        follow, found = self.walk.feed(request, page)
+        self.walking += len(follow) - 1
+        for partition in found:
+            namespace = namespace_of(partition)
+            if all(_matches_pattern(namespace, p, False) for p in self.op.prefixes) and all(
+                _matches_pattern(namespace, s, True) for s in self.op.suffixes
+            ):
+                group = namespace[: self.op.max_depth] if self.op.max_depth else namespace
+                if group not in self.live:
+                    self.groups.setdefault(group, []).append(partition)
+        return follow + (self._probe() if self.walking == 0 else [])
+
+    def _probe(self) -> list[Request]:
+        requests = []
+        busy = set(self.probing.values())
+        for group, partitions in list(self.groups.items()):
+            if len(self.probing) >= MAX_ACTIVE_PROBES:
+                break
+            if group in busy or group in self.live:
+                continue
+            if not partitions:
+                del self.groups[group]
+                continue
+            partition = partitions.pop()
+            self.probing[partition] = group
+            busy.add(group)
+            self.probes_sent += 1
+            requests.append(
+                read_request(Statement.PROBE_PARTITION, (partition,), (self.op.index,))
+            )
+        return requests
+
+    def results(self) -> list[tuple[str, ...]]:
+        """The sorted, de-duplicated namespaces, after offset and limit."""
+        ordered = sorted(self.live)
+        return ordered[self.op.offset : self.op.offset + self.op.limit]

@@ -1,0 +1,102 @@
+"""What the engine asks a facade to do, and what the facade answers.
+
+The engine yields :class:`Execute` (run these requests, concurrently, and send back one outcome
+per request, in order) or :class:`Sleep` (wait, then send back ``None``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from scyllabatch._core.schema import Statement
+from scyllabatch.ops import BatchType
+
+
+class Consistency(enum.Enum):
+    """Which configured consistency level a request uses."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One prepared statement with its bound values."""
+
+    statement: Statement
+    params: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Request:
+    """One round trip: a single statement or, with ``batch_type``, a batch of them.
+
+    ``op_indices`` are the positions of the ops this request serves (used to report what was and
+    was not applied). ``idempotent`` tells the retry policy whether re-sending after an ambiguous
+    error is safe.
+    """
+
+    queries: tuple[Query, ...]
+    consistency: Consistency
+    idempotent: bool
+    op_indices: tuple[int, ...] = ()
+    batch_type: BatchType | None = None
+    paging_state: bytes | None = None
+    fetch_size: int | None = None
+    estimated_bytes: int = 0
+
+    @property
+    def is_write(self) -> bool:
+        """Whether the request modifies data."""
+        return self.consistency is Consistency.WRITE
+
+    def next_page(self, paging_state: bytes) -> Request:
+        """The same read, continued from ``paging_state``."""
+        return Request(
+            queries=self.queries,
+            consistency=self.consistency,
+            idempotent=self.idempotent,
+            op_indices=self.op_indices,
+            batch_type=self.batch_type,
+            paging_state=paging_state,
+            fetch_size=self.fetch_size,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """A successful outcome: the rows of this page (tuples in SELECT order) and the paging state
+    for the next page, if any."""
+
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    paging_state: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed outcome: the driver's exception and its classification."""
+
+    kind: Any  # scyllabatch._core.retry.ErrorKind (kept loose to avoid an import cycle)
+    error: BaseException
+
+
+Outcome = Rows | Failure
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    """Run every request concurrently (bounded) and send back ``list[Outcome]`` in order."""
+
+    requests: tuple[Request, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait ``seconds`` (before a retry), then send back ``None``."""
+
+    seconds: float
+
+
+Command = Execute | Sleep

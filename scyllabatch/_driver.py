@@ -1,0 +1,229 @@
+"""Everything that touches the driver's API, shared by both facades.
+
+Building the cluster and session, preparing statements once per session, turning engine requests
+into driver statements, and classifying driver exceptions for the retry policy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from cassandra import (
+    AuthenticationFailed,
+    ConsistencyLevel,
+    CoordinationFailure,
+    OperationTimedOut,
+    ReadFailure,
+    ReadTimeout,
+    Unauthorized,
+    Unavailable,
+    WriteFailure,
+    WriteTimeout,
+)
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra.connection import ConnectionException
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    FallthroughRetryPolicy,
+    TokenAwarePolicy,
+    WriteType,
+)
+from cassandra.protocol import (
+    IsBootstrappingErrorMessage,
+    OverloadedErrorMessage,
+    ServerError,
+    SyntaxException,
+    UnauthorizedErrorMessage,
+)
+from cassandra.query import BatchStatement, BatchType as DriverBatchType, PreparedStatement
+from cassandra.query import Statement as DriverStatement
+from cassandra.query import tuple_factory
+
+from scyllabatch._core import schema
+from scyllabatch._core.requests import Consistency, Failure, Request, Rows
+from scyllabatch._core.retry import ErrorKind
+from scyllabatch.config import StoreConfig
+from scyllabatch.errors import StoreConnectionError
+from scyllabatch.ops import BatchType
+
+logger = logging.getLogger("scyllabatch")
+
+PROFILE = "scyllabatch"
+# The SDK alone decides what is re-sent: the driver must never retry behind its back.
+NO_DRIVER_RETRIES = FallthroughRetryPolicy()
+
+_DRIVER_BATCH_TYPES = {
+    BatchType.LOGGED: DriverBatchType.LOGGED,
+    BatchType.UNLOGGED: DriverBatchType.UNLOGGED,
+}
+
+_WRITE_TIMEOUT_KINDS = {
+    WriteType.SIMPLE: ErrorKind.WRITE_TIMEOUT_SIMPLE,
+    WriteType.UNLOGGED_BATCH: ErrorKind.WRITE_TIMEOUT_UNLOGGED_BATCH,
+    WriteType.BATCH: ErrorKind.WRITE_TIMEOUT_BATCH,
+    WriteType.BATCH_LOG: ErrorKind.WRITE_TIMEOUT_BATCH_LOG,
+}
+
+
+def consistency_level(name: str) -> int:
+    """The driver's numeric consistency level for a name such as ``"LOCAL_QUORUM"``."""
+    return int(ConsistencyLevel.name_to_value[name])
+
+
+def execution_profile(config: StoreConfig) -> ExecutionProfile:
+    """The profile every SDK request uses: token-aware, no driver retries, tuple rows."""
+    return ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=config.local_dc)),
+        retry_policy=NO_DRIVER_RETRIES,
+        consistency_level=consistency_level(config.write_consistency),
+        request_timeout=config.request_timeout,
+        row_factory=tuple_factory,
+        speculative_execution_policy=None,
+    )
+
+
+def connect(config: StoreConfig) -> tuple[Cluster, Session]:
+    """Create a cluster and a session (blocking; the async facade runs this in a thread)."""
+    auth = (
+        PlainTextAuthProvider(username=config.username, password=config.password)
+        if config.username is not None
+        else None
+    )
+    profile = execution_profile(config)
+    cluster = Cluster(
+        contact_points=list(config.hosts),
+        port=config.port,
+        auth_provider=auth,
+        ssl_context=config.ssl_context,
+        connect_timeout=config.connect_timeout,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile, PROFILE: profile},
+    )
+    try:
+        session = cluster.connect()
+    except NoHostAvailable as exc:
+        cluster.shutdown()
+        raise StoreConnectionError(
+            f"could not connect to {list(config.hosts)} port {config.port}: {exc}. Is the node "
+            "running? (`make node-start` starts a local one; set SCYLLABATCH_HOSTS for another)"
+        ) from exc
+    except Exception:
+        cluster.shutdown()
+        raise
+    return cluster, session
+
+
+def attach_profile(session: Session, config: StoreConfig) -> str:
+    """Register the SDK's execution profile on a session the caller created.
+
+    Returns the profile name to use. Clusters built with legacy (non-profile) parameters cannot
+    take profiles; then the default profile is used and every statement still carries the SDK's
+    retry policy and consistency level.
+    """
+    cluster = session.cluster
+    if PROFILE in getattr(cluster.profile_manager, "profiles", {}):
+        return PROFILE
+    try:
+        cluster.add_execution_profile(PROFILE, execution_profile(config))
+    except Exception as exc:  # legacy-mode clusters raise ValueError
+        logger.info("using the session's default execution profile: %s", exc)
+        return EXEC_PROFILE_DEFAULT  # type: ignore[no-any-return]
+    return PROFILE
+
+
+class Statements:
+    """Every statement of the SDK, prepared once per session and keyspace."""
+
+    def __init__(self, session: Session, config: StoreConfig) -> None:
+        self.config = config
+        self.read_consistency = consistency_level(config.read_consistency)
+        self.write_consistency = consistency_level(config.write_consistency)
+        self.prepared: dict[schema.Statement, PreparedStatement] = {}
+        for statement, cql in schema.statement_cql(config.keyspace).items():
+            prepared = session.prepare(cql)
+            prepared.retry_policy = NO_DRIVER_RETRIES
+            self.prepared[statement] = prepared
+
+    def build(self, request: Request) -> DriverStatement:
+        """The driver statement for one engine request."""
+        consistency = (
+            self.write_consistency
+            if request.consistency is Consistency.WRITE
+            else self.read_consistency
+        )
+        if request.batch_type is None:
+            query = request.queries[0]
+            bound = self.prepared[query.statement].bind(query.params)
+            bound.consistency_level = consistency
+            bound.retry_policy = NO_DRIVER_RETRIES
+            bound.is_idempotent = request.idempotent
+            if request.fetch_size:
+                bound.fetch_size = request.fetch_size
+            return bound
+        batch = BatchStatement(
+            batch_type=_DRIVER_BATCH_TYPES[request.batch_type],
+            retry_policy=NO_DRIVER_RETRIES,
+            consistency_level=consistency,
+        )
+        prepared = self.prepared
+        for query in request.queries:
+            batch.add(prepared[query.statement].bind(query.params))
+        batch.is_idempotent = request.idempotent
+        return batch
+
+
+def rows_outcome(result: Any) -> Rows:
+    """Turn a driver ``ResultSet`` (its current page only) into a :class:`Rows` outcome."""
+    rows = result.current_rows
+    if rows and isinstance(rows[0], Mapping):
+        rows = [tuple(row.values()) for row in rows]
+    return Rows(rows=list(rows) if rows else [], paging_state=result.paging_state)
+
+
+def classify(error: BaseException) -> ErrorKind:
+    """Reduce a driver exception to what the retry policy needs to know."""
+    if isinstance(error, Unavailable):
+        return ErrorKind.UNAVAILABLE
+    if isinstance(error, OverloadedErrorMessage):
+        return ErrorKind.OVERLOADED
+    if isinstance(error, IsBootstrappingErrorMessage):
+        return ErrorKind.BOOTSTRAPPING
+    if isinstance(error, WriteTimeout):
+        return _WRITE_TIMEOUT_KINDS.get(error.write_type, ErrorKind.WRITE_TIMEOUT_OTHER)
+    if isinstance(error, ReadTimeout):
+        return ErrorKind.READ_TIMEOUT
+    if isinstance(error, OperationTimedOut):
+        return ErrorKind.CLIENT_TIMEOUT
+    if isinstance(error, ReadFailure):
+        return ErrorKind.READ_FAILURE
+    if isinstance(error, (WriteFailure, CoordinationFailure)):
+        return ErrorKind.WRITE_FAILURE
+    if isinstance(error, SyntaxException):
+        return ErrorKind.SYNTAX
+    if isinstance(error, (Unauthorized, UnauthorizedErrorMessage, AuthenticationFailed)):
+        return ErrorKind.AUTH
+    if isinstance(error, NoHostAvailable):
+        causes = list(getattr(error, "errors", {}).values())
+        if causes and all(
+            isinstance(c, (ConnectionException, OperationTimedOut, OSError)) for c in causes
+        ):
+            return ErrorKind.CONNECTION
+        if not causes:
+            return ErrorKind.CONNECTION
+        return ErrorKind.AUTH if any(
+            isinstance(c, AuthenticationFailed) for c in causes
+        ) else ErrorKind.OTHER
+    if isinstance(error, (ConnectionException, ConnectionError)):
+        return ErrorKind.CONNECTION
+    if isinstance(error, ServerError):
+        return ErrorKind.OTHER
+    return ErrorKind.INVALID if type(error).__name__ in {
+        "InvalidRequest", "ConfigurationException", "AlreadyExists", "InvalidRequestException",
+    } else ErrorKind.OTHER
+
+
+def failure(error: BaseException) -> Failure:
+    """A :class:`Failure` outcome for a driver exception."""
+    return Failure(kind=classify(error), error=error)

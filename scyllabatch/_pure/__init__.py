@@ -1,0 +1,1 @@
+"""Pure-Python twins of the compiled speedups, with identical behaviour and output."""

@@ -1,0 +1,225 @@
+"""The asyncio facade: :class:`AsyncStore`.
+
+It never blocks the event loop: connecting, schema set-up and statement preparation run in a
+thread; driver futures are bridged into the loop with ``call_soon_threadsafe``; requests in flight
+are bounded by a semaphore, and optionally rate-limited with ``asyncio-throttle``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from asyncio_throttle import Throttler
+
+from scyllabatch import _driver
+from scyllabatch._base import PreparedCall, StoreBase, as_labels, config_from, list_namespaces_op
+from scyllabatch._core.engine import run_call
+from scyllabatch._core.requests import Execute, Outcome, Request
+from scyllabatch.config import StoreConfig
+from scyllabatch.ops import BatchType, GetOp, Item, Op, PutOp, SearchItem, SearchOp
+
+__all__ = ["AsyncStore"]
+
+# Planning a call this large (validation and encoding) runs in a thread, keeping the loop free.
+_PLAN_IN_THREAD_ABOVE = 256
+
+
+def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not future.done():  # the awaiting task may have been cancelled meanwhile
+        future.set_result(outcome)
+
+
+class AsyncStore(StoreBase):
+    """An asyncio store; every method of :class:`~scyllabatch.Store` as a coroutine.
+
+    ``async with await AsyncStore.connect(...) as store: await store.abatch(ops)``
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        keyspace: str | None = None,
+        *,
+        config: StoreConfig | None = None,
+        cluster: Any = None,
+    ) -> None:
+        super().__init__(session, keyspace, config=config, cluster=cluster)
+        self._slots = asyncio.Semaphore(self.config.max_concurrency)
+        rate = self.config.requests_per_second
+        self._throttler = Throttler(rate_limit=rate, period=1.0) if rate else None
+
+    @classmethod
+    async def connect(
+        cls,
+        hosts: Sequence[str] | str | None = None,
+        port: int | None = None,
+        keyspace: str | None = None,
+        *,
+        config: StoreConfig | None = None,
+        **options: Any,
+    ) -> AsyncStore:
+        """Connect (in a thread); ``options`` are any :class:`StoreConfig` fields."""
+        merged = config_from(config, hosts, port, keyspace, options)
+        cluster, session = await asyncio.to_thread(_driver.connect, merged)
+        return cls(session, config=merged, cluster=cluster)
+
+    async def asetup(self) -> None:
+        """Create the keyspace (if ``create_keyspace``) and the tables. Idempotent."""
+        await asyncio.to_thread(self._setup_blocking)
+
+    setup = asetup
+
+    async def aclose(self) -> None:
+        """Close the store (and the cluster, if :meth:`connect` created it)."""
+        await asyncio.to_thread(self._shutdown_blocking)
+
+    close = aclose
+
+    async def __aenter__(self) -> AsyncStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- the batch ---------------------------------------------------------------------------
+
+    async def abatch(
+        self,
+        ops: Sequence[Op],
+        batch_type: BatchType | str = BatchType.UNLOGGED,
+        max_retries: int | None = None,
+        retry_delay: float | None = None,
+        retry_backoff: float | None = None,
+    ) -> list[Any]:
+        """Run a batch of operations; see :meth:`scyllabatch.Store.batch`."""
+        call: PreparedCall
+        if isinstance(ops, Sequence) and len(ops) > _PLAN_IN_THREAD_ABOVE:
+            call = await asyncio.to_thread(
+                self._prepare_call, ops, batch_type, max_retries, retry_delay, retry_backoff
+            )
+        else:
+            call = self._prepare_call(ops, batch_type, max_retries, retry_delay, retry_backoff)
+        error: BaseException | None = None
+        try:
+            if call.plan.is_empty:
+                return [None] * call.plan.size
+            statements = self._statements or await asyncio.to_thread(
+                self._prepare_statements_blocking
+            )
+            engine = run_call(call.plan, call.context)
+            try:
+                command = next(engine)
+                while True:
+                    if isinstance(command, Execute):
+                        reply: Any = await self._execute(statements, command.requests)
+                    else:
+                        await asyncio.sleep(command.seconds)
+                        reply = None
+                    command = engine.send(reply)
+            except StopIteration as stop:
+                results: list[Any] = stop.value
+                return results
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._finish_call(call, error)
+
+    async def _execute(
+        self, statements: _driver.Statements, requests: Sequence[Request]
+    ) -> list[Outcome]:
+        loop = asyncio.get_running_loop()
+        return list(
+            await asyncio.gather(*(self._one(loop, statements, r) for r in requests))
+        )
+
+    async def _one(
+        self, loop: asyncio.AbstractEventLoop, statements: _driver.Statements, request: Request
+    ) -> Outcome:
+        async with self._slots:
+            if self._throttler is not None:
+                async with self._throttler:
+                    pass
+            future: asyncio.Future[Outcome] = loop.create_future()
+
+            def on_rows(_rows: Any, response: Any) -> None:
+                try:
+                    outcome: Outcome = _driver.rows_outcome(response.result())
+                except BaseException as exc:
+                    outcome = _driver.failure(exc)
+                loop.call_soon_threadsafe(_resolve, future, outcome)
+
+            def on_error(exc: BaseException) -> None:
+                loop.call_soon_threadsafe(_resolve, future, _driver.failure(exc))
+
+            try:
+                response = self.session.execute_async(
+                    statements.build(request),
+                    timeout=self.config.request_timeout,
+                    execution_profile=self._profile,
+                    paging_state=request.paging_state,
+                )
+            except Exception as exc:
+                return _driver.failure(exc)
+            response.add_callbacks(
+                callback=on_rows, callback_args=(response,), errback=on_error
+            )
+            return await future
+
+    # -- single-op helpers -------------------------------------------------------------------
+
+    async def aget(
+        self, namespace: Sequence[str], key: str, *, refresh_ttl: bool = True
+    ) -> Item | None:
+        """Read one item, or ``None``."""
+        result: Item | None = (await self.abatch([GetOp(as_labels(namespace), key, refresh_ttl)]))[0]
+        return result
+
+    async def aput(
+        self,
+        namespace: Sequence[str],
+        key: str,
+        value: dict[str, Any] | None,
+        ttl: float | None = None,
+    ) -> None:
+        """Write one item (``value=None`` deletes); ``ttl`` in minutes."""
+        await self.abatch([PutOp(as_labels(namespace), key, value, None, ttl)])
+
+    async def adelete(self, namespace: Sequence[str], key: str) -> None:
+        """Delete one item (no error if it does not exist)."""
+        await self.abatch([PutOp(as_labels(namespace), key, None)])
+
+    async def asearch(
+        self,
+        namespace_prefix: Sequence[str],
+        filter: dict[str, Any] | None = None,  # noqa: A002 - LangGraph's name
+        limit: int = 10,
+        offset: int = 0,
+        *,
+        refresh_ttl: bool = True,
+    ) -> list[SearchItem]:
+        """Items under a namespace prefix (whole labels), newest first."""
+        op = SearchOp(as_labels(namespace_prefix), filter, limit, offset, None, refresh_ttl)
+        result: list[SearchItem] = (await self.abatch([op]))[0]
+        return result
+
+    async def alist_namespaces(
+        self,
+        prefix: Sequence[str] | None = None,
+        suffix: Sequence[str] | None = None,
+        max_depth: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[tuple[str, ...]]:
+        """Namespaces holding at least one live item, sorted; ``"*"`` matches one label."""
+        op = list_namespaces_op(prefix, suffix, max_depth, limit, offset)
+        result: list[tuple[str, ...]] = (await self.abatch([op]))[0]
+        return result

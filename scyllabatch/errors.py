@@ -1,0 +1,94 @@
+"""The exception hierarchy. Every error scyllabatch raises is a :class:`StoreError`.
+
+::
+
+    StoreError
+    ├── StoreValidationError     bad input; raised before anything is sent
+    ├── StoreQueryError          the server rejected or failed a request (InvalidRequest, ...)
+    ├── StoreTimeoutError        the request timed out (client or server side)
+    ├── StoreUnavailableError    not enough live replicas, overloaded or bootstrapping
+    └── StoreConnectionError     no host could be reached
+
+When an ``UNLOGGED`` call fails after some of its partitions were written, the error raised is
+also a :class:`StorePartialWriteError` (it subclasses both), whose ``applied`` and
+``not_applied`` list the op indices that were and were not written. The driver's exception is
+always chained as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+__all__ = [
+    "StoreBatchSizeWarning",
+    "StoreConnectionError",
+    "StoreError",
+    "StorePartialWriteError",
+    "StoreQueryError",
+    "StoreTimeoutError",
+    "StoreUnavailableError",
+    "StoreValidationError",
+]
+
+
+class StoreError(Exception):
+    """Base class of every scyllabatch error.
+
+    ``applied`` and ``not_applied`` are the op indices of the failed call whose writes were and
+    were not applied (both empty when the call failed before writing anything or had no writes).
+    """
+
+    applied: tuple[int, ...] = ()
+    not_applied: tuple[int, ...] = ()
+
+
+class StoreValidationError(StoreError, ValueError):
+    """An operation or argument is invalid; nothing of the call was sent.
+
+    ``op_index`` is the position of the offending op in the batch (``None`` for arguments of the
+    call itself) and ``field`` names the offending field.
+    """
+
+    def __init__(self, message: str, *, op_index: int | None = None, field: str | None = None):
+        super().__init__(message)
+        self.op_index = op_index
+        self.field = field
+
+
+class StoreQueryError(StoreError):
+    """The server rejected or failed a request (invalid query, read/write failure, auth)."""
+
+
+class StoreTimeoutError(StoreError, TimeoutError):
+    """A request timed out on the client or on the server, and could not safely be retried."""
+
+
+class StoreUnavailableError(StoreError):
+    """Not enough replicas were alive (or the node was overloaded/bootstrapping) after retries."""
+
+
+class StoreConnectionError(StoreError, ConnectionError):
+    """No host could be reached, or the connection was lost."""
+
+
+class StorePartialWriteError(StoreError):
+    """An ``UNLOGGED`` call failed after part of its writes were applied.
+
+    Raised as a subclass of both this class and the category of the failure (for example
+    ``StoreUnavailableError``), so ``except StoreUnavailableError`` still catches it.
+    Retrying the whole call is safe for plain puts and deletes: writes carry pinned timestamps.
+    """
+
+
+@cache
+def partial_write_error_class(category: type[StoreError]) -> type[StorePartialWriteError]:
+    """Return the exception class for a partial write whose failure is of ``category``."""
+    if issubclass(category, StorePartialWriteError):
+        return category
+    name = f"StorePartial{category.__name__.removeprefix('Store')}"
+    cls = type(name, (StorePartialWriteError, category), {"__module__": __name__})
+    return cls
+
+
+class StoreBatchSizeWarning(UserWarning):
+    """A batch is larger than the configured warn threshold (count or bytes)."""

@@ -1,0 +1,142 @@
+"""Operation and result value types.
+
+The operations are ``NamedTuple`` s with LangGraph's field order and defaults, so code written for
+``langgraph.store.base`` ports unchanged, and LangGraph's own op objects are accepted by
+:meth:`scyllabatch.Store.batch` as they are.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, NamedTuple, Union
+
+__all__ = [
+    "BatchType",
+    "GetOp",
+    "Item",
+    "ListNamespacesOp",
+    "MatchCondition",
+    "NamespacePath",
+    "Op",
+    "PutOp",
+    "Result",
+    "SearchItem",
+    "SearchOp",
+]
+
+NamespacePath = tuple[str, ...]
+"""A namespace path in a match condition; ``"*"`` matches exactly one label."""
+
+
+class BatchType(str, enum.Enum):
+    """How the writes of one :meth:`~scyllabatch.Store.batch` call are sent.
+
+    ``UNLOGGED`` groups writes by partition (atomic and isolated inside each partition) and runs the
+    partitions concurrently. ``LOGGED`` sends all writes of the call as one batchlog-protected batch:
+    all or nothing, across partitions. Strings (``"LOGGED"``) are accepted wherever a ``BatchType`` is.
+    """
+
+    UNLOGGED = "UNLOGGED"
+    LOGGED = "LOGGED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class GetOp(NamedTuple):
+    """Read one item by namespace and key. Result: :class:`Item` or ``None``.
+
+    ``refresh_ttl`` re-applies the item's TTL (if it was written with one) to all its cells.
+    """
+
+    namespace: tuple[str, ...]
+    key: str
+    refresh_ttl: bool = True
+
+
+class PutOp(NamedTuple):
+    """Write (``value`` a dict) or delete (``value=None``) one item. Result: ``None``.
+
+    ``ttl`` is in minutes (float, LangGraph's unit); it is rounded up to whole seconds, at least one.
+    ``index`` is accepted for LangGraph compatibility; scyllabatch keeps no vector index.
+    """
+
+    namespace: tuple[str, ...]
+    key: str
+    value: dict[str, Any] | None
+    index: Literal[False] | list[str] | None = None
+    ttl: float | None = None
+
+
+class SearchOp(NamedTuple):
+    """Find items under a namespace prefix, newest first. Result: ``list[SearchItem]``."""
+
+    namespace_prefix: tuple[str, ...]
+    filter: dict[str, Any] | None = None
+    limit: int = 10
+    offset: int = 0
+    query: str | None = None
+    refresh_ttl: bool = True
+
+
+class MatchCondition(NamedTuple):
+    """A ``"prefix"`` or ``"suffix"`` pattern for :class:`ListNamespacesOp`."""
+
+    match_type: Literal["prefix", "suffix"]
+    path: NamespacePath
+
+
+class ListNamespacesOp(NamedTuple):
+    """List stored namespaces, sorted, optionally truncated to ``max_depth`` labels.
+
+    Result: ``list[tuple[str, ...]]``.
+    """
+
+    match_conditions: tuple[MatchCondition, ...] | None = None
+    max_depth: int | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+Op = Union[GetOp, PutOp, SearchOp, ListNamespacesOp]
+"""Any operation accepted by :meth:`~scyllabatch.Store.batch`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Item:
+    """A stored item. Timestamps are timezone-aware UTC with microsecond resolution."""
+
+    value: dict[str, Any]
+    key: str
+    namespace: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+    def dict(self) -> dict[str, Any]:
+        """Return the item as a JSON-friendly dict (timestamps in ISO 8601), like LangGraph's."""
+        return {
+            "value": self.value,
+            "key": self.key,
+            "namespace": list(self.namespace),
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchItem(Item):
+    """An item returned by a search; ``score`` is ``None`` (no semantic ranking)."""
+
+    score: float | None = field(default=None)
+
+    def dict(self) -> dict[str, Any]:
+        """Return the item as a dict, including ``score``."""
+        result = Item.dict(self)
+        result["score"] = self.score
+        return result
+
+
+Result = Union[Item, list[SearchItem], list[tuple[str, ...]], None]
+"""One positional result of :meth:`~scyllabatch.Store.batch`."""

@@ -1,0 +1,236 @@
+"""The blocking facade: :class:`Store`.
+
+Safe to call from many threads at once, and from inside a running event loop (it never uses
+``asyncio.run`` or the caller's loop; it waits on driver futures).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from scyllabatch import _driver
+from scyllabatch._base import StoreBase, as_labels, config_from, list_namespaces_op
+from scyllabatch._core.engine import run_call
+from scyllabatch._core.requests import Execute, Outcome, Request
+from scyllabatch.config import StoreConfig
+from scyllabatch.ops import BatchType, GetOp, Item, Op, PutOp, SearchItem, SearchOp
+
+__all__ = ["Store"]
+
+
+class _RateLimiter:
+    """At most ``rate`` request starts per second, shared by every thread of one store."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            time.sleep(start - now)
+
+
+class Store(StoreBase):
+    """A blocking store over a ScyllaDB/Cassandra session.
+
+    Create it with :meth:`connect` (it then owns and closes the cluster), or wrap a session you
+    already have: ``Store(session, keyspace="app")``. Call :meth:`setup` once to create the
+    keyspace (if allowed) and tables. Use it as a context manager to close it.
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        keyspace: str | None = None,
+        *,
+        config: StoreConfig | None = None,
+        cluster: Any = None,
+    ) -> None:
+        super().__init__(session, keyspace, config=config, cluster=cluster)
+        self._slots = threading.BoundedSemaphore(self.config.max_concurrency)
+        rate = self.config.requests_per_second
+        self._rate = _RateLimiter(rate) if rate else None
+
+    @classmethod
+    def connect(
+        cls,
+        hosts: Sequence[str] | str | None = None,
+        port: int | None = None,
+        keyspace: str | None = None,
+        *,
+        config: StoreConfig | None = None,
+        **options: Any,
+    ) -> Store:
+        """Connect to a cluster; ``options`` are any :class:`StoreConfig` fields."""
+        merged = config_from(config, hosts, port, keyspace, options)
+        cluster, session = _driver.connect(merged)
+        return cls(session, config=merged, cluster=cluster)
+
+    def setup(self) -> None:
+        """Create the keyspace (if ``create_keyspace``) and the tables. Idempotent."""
+        self._setup_blocking()
+
+    def close(self) -> None:
+        """Close the store (and the cluster, if :meth:`connect` created it)."""
+        self._shutdown_blocking()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- the batch ---------------------------------------------------------------------------
+
+    def batch(
+        self,
+        ops: Sequence[Op],
+        batch_type: BatchType | str = BatchType.UNLOGGED,
+        max_retries: int | None = None,
+        retry_delay: float | None = None,
+        retry_backoff: float | None = None,
+    ) -> list[Any]:
+        """Run a batch of operations; returns one result per op, in order.
+
+        Validates every op before any I/O; reads see the state before the batch; writes are merged
+        per (namespace, key) with the last op winning. ``batch_type`` picks ``"UNLOGGED"``
+        (per-partition batches, concurrent) or ``"LOGGED"`` (one atomic batch). The retry
+        arguments override the store's :class:`~scyllabatch.RetryPolicy` for this call.
+        """
+        call = self._prepare_call(ops, batch_type, max_retries, retry_delay, retry_backoff)
+        error: BaseException | None = None
+        try:
+            if call.plan.is_empty:
+                return [None] * call.plan.size
+            statements = self._prepare_statements_blocking()
+            engine = run_call(call.plan, call.context)
+            try:
+                command = next(engine)
+                while True:
+                    if isinstance(command, Execute):
+                        reply: Any = self._execute(statements, command.requests)
+                    else:
+                        time.sleep(command.seconds)
+                        reply = None
+                    command = engine.send(reply)
+            except StopIteration as stop:
+                results: list[Any] = stop.value
+                return results
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._finish_call(call, error)
+
+    def _execute(self, statements: _driver.Statements, requests: Sequence[Request]) -> list[Outcome]:
+        """Run requests concurrently (bounded by ``max_concurrency``); wait for all."""
+        outcomes: list[Any] = [None] * len(requests)
+        remaining = len(requests)
+        lock = threading.Lock()
+        done = threading.Event()
+        slots = self._slots
+
+        def finish(index: int, outcome: Outcome) -> None:
+            nonlocal remaining
+            outcomes[index] = outcome
+            slots.release()
+            with lock:
+                remaining -= 1
+                if remaining == 0:
+                    done.set()
+
+        def on_rows(_rows: Any, index: int, future: Any) -> None:
+            try:
+                finish(index, _driver.rows_outcome(future.result()))
+            except BaseException as exc:  # never leave the waiter hanging
+                finish(index, _driver.failure(exc))
+
+        def on_error(exc: BaseException, index: int) -> None:
+            finish(index, _driver.failure(exc))
+
+        session = self.session
+        timeout = self.config.request_timeout
+        for index, request in enumerate(requests):
+            slots.acquire()
+            if self._rate is not None:
+                self._rate.wait()
+            try:
+                future = session.execute_async(
+                    statements.build(request),
+                    timeout=timeout,
+                    execution_profile=self._profile,
+                    paging_state=request.paging_state,
+                )
+            except Exception as exc:
+                finish(index, _driver.failure(exc))
+                continue
+            future.add_callbacks(
+                callback=on_rows,
+                callback_args=(index, future),
+                errback=on_error,
+                errback_args=(index,),
+            )
+        done.wait()
+        return outcomes
+
+    # -- single-op helpers -------------------------------------------------------------------
+
+    def get(self, namespace: Sequence[str], key: str, *, refresh_ttl: bool = True) -> Item | None:
+        """Read one item, or ``None``."""
+        result: Item | None = self.batch([GetOp(as_labels(namespace), key, refresh_ttl)])[0]
+        return result
+
+    def put(
+        self,
+        namespace: Sequence[str],
+        key: str,
+        value: dict[str, Any] | None,
+        ttl: float | None = None,
+    ) -> None:
+        """Write one item (``value=None`` deletes); ``ttl`` in minutes."""
+        self.batch([PutOp(as_labels(namespace), key, value, None, ttl)])
+
+    def delete(self, namespace: Sequence[str], key: str) -> None:
+        """Delete one item (no error if it does not exist)."""
+        self.batch([PutOp(as_labels(namespace), key, None)])
+
+    def search(
+        self,
+        namespace_prefix: Sequence[str],
+        filter: dict[str, Any] | None = None,  # noqa: A002 - LangGraph's name
+        limit: int = 10,
+        offset: int = 0,
+        *,
+        refresh_ttl: bool = True,
+    ) -> list[SearchItem]:
+        """Items under a namespace prefix (whole labels), newest first."""
+        op = SearchOp(as_labels(namespace_prefix), filter, limit, offset, None, refresh_ttl)
+        result: list[SearchItem] = self.batch([op])[0]
+        return result
+
+    def list_namespaces(
+        self,
+        prefix: Sequence[str] | None = None,
+        suffix: Sequence[str] | None = None,
+        max_depth: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[tuple[str, ...]]:
+        """Namespaces holding at least one live item, sorted; ``"*"`` matches one label."""
+        op = list_namespaces_op(prefix, suffix, max_depth, limit, offset)
+        result: list[tuple[str, ...]] = self.batch([op])[0]
+        return result

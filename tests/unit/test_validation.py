@@ -1,0 +1,203 @@
+"""Validation before any I/O, planning, and the public API surface (no database)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+import scyllabatch
+from scyllabatch import (
+    BatchLimits,
+    BatchType,
+    GetOp,
+    ListNamespacesOp,
+    MatchCondition,
+    PutOp,
+    SearchOp,
+    StoreBatchSizeWarning,
+    StoreConfig,
+    StoreValidationError,
+)
+from scyllabatch._core.filters import FilterError, compile_filter, matches
+from scyllabatch._core.planner import plan_call
+from scyllabatch._core.validation import parse_batch_type, ttl_to_seconds, validate_ops
+from scyllabatch._impl import codec
+
+NS = ("a", "b")
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(scyllabatch.__all__) == sorted(
+        [
+            "IMPLEMENTATION", "AsyncStore", "BatchLimits", "BatchType", "GetOp", "Item",
+            "ListNamespacesOp", "MatchCondition", "PutOp", "RetryPolicy", "SearchItem", "SearchOp",
+            "Store", "StoreBatchSizeWarning", "StoreConfig", "StoreConnectionError", "StoreError",
+            "StorePartialWriteError", "StoreQueryError", "StoreTimeoutError",
+            "StoreUnavailableError", "StoreValidationError", "__version__",
+        ]
+    )
+    for name in scyllabatch.__all__:
+        assert getattr(scyllabatch, name) is not None
+
+
+def test_error_tree() -> None:
+    for name in ["StoreValidationError", "StoreQueryError", "StoreTimeoutError",
+                 "StoreUnavailableError", "StoreConnectionError", "StorePartialWriteError"]:
+        assert issubclass(getattr(scyllabatch, name), scyllabatch.StoreError)
+
+
+def test_op_field_order_and_defaults_match_langgraph() -> None:
+    base = pytest.importorskip("langgraph.store.base")
+    for ours, theirs in [(GetOp, base.GetOp), (PutOp, base.PutOp), (SearchOp, base.SearchOp),
+                         (ListNamespacesOp, base.ListNamespacesOp),
+                         (MatchCondition, base.MatchCondition)]:
+        assert ours._fields == theirs._fields
+        assert ours._field_defaults == theirs._field_defaults
+
+
+def test_langgraph_ops_are_accepted_as_they_are() -> None:
+    base = pytest.importorskip("langgraph.store.base")
+    ops = [
+        base.PutOp(("x", "y"), "k", {"v": 1}, ttl=1.5),
+        base.GetOp(("x", "y"), "k"),
+        base.SearchOp(("x",), {"v": {"$gt": 0}}),
+        base.ListNamespacesOp((base.MatchCondition("prefix", ("x",)),), max_depth=2),
+    ]
+    normalized = validate_ops(ops, codec)
+    assert [type(n).__name__ for n in normalized] == ["PutWrite", "GetRead", "SearchRead", "ListRead"]
+    assert normalized[0].ttl_seconds == 90  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("ttl", "seconds"),
+    [(None, None), (0, 1), (0.001, 1), (1 / 60, 1), (0.5, 30), (1, 60), (1.001, 61), (2.5, 150)],
+)
+def test_ttl_minutes_to_seconds_rounded_up(ttl: Any, seconds: Any) -> None:
+    assert ttl_to_seconds(ttl, 0) == seconds
+
+
+@pytest.mark.parametrize("ttl", [-0.1, math.nan, math.inf, "5", True, 10**9])
+def test_bad_ttls(ttl: Any) -> None:
+    with pytest.raises(StoreValidationError) as info:
+        validate_ops([PutOp(NS, "k", {}, ttl=ttl)], codec)
+    assert info.value.field == "ttl"
+
+
+@pytest.mark.parametrize(
+    ("op", "field"),
+    [
+        (PutOp((), "k", {}), "namespace"),
+        (PutOp("ab", "k", {}), "namespace"),  # type: ignore[arg-type]
+        (PutOp(("a.b",), "k", {}), "namespace[0]"),
+        (PutOp(("a", ""), "k", {}), "namespace[1]"),
+        (PutOp(("a", 3), "k", {}), "namespace[1]"),  # type: ignore[arg-type]
+        (PutOp(NS, None, {}), "key"),  # type: ignore[arg-type]
+        (PutOp(NS, "k", "text"), "value"),  # type: ignore[arg-type]
+        (PutOp(NS, "k", {"x": object()}), "value"),
+        (PutOp(NS, "k", {1: "int key"}), "value"),  # type: ignore[dict-item]
+        (PutOp(NS, "k", {}, index="yes"), "index"),  # type: ignore[arg-type]
+        (GetOp(NS, "k", refresh_ttl="no"), "refresh_ttl"),  # type: ignore[arg-type]
+        (SearchOp(NS, limit=-1), "limit"),
+        (SearchOp(NS, offset=-1), "offset"),
+        (SearchOp(NS, filter={"x": {"$regex": "a"}}), "filter"),
+        (SearchOp(NS, query="semantic"), "query"),
+        (ListNamespacesOp(limit=-5), "limit"),
+        (ListNamespacesOp(max_depth=0), "max_depth"),
+        (ListNamespacesOp(match_conditions=(MatchCondition("middle", ("a",)),)),  # type: ignore[arg-type]
+         "match_conditions[0].match_type"),
+    ],
+)
+def test_bad_ops_name_index_and_field(op: Any, field: str) -> None:
+    with pytest.raises(StoreValidationError) as info:
+        validate_ops([GetOp(NS, "fine"), op], codec)
+    assert info.value.op_index == 1
+    assert info.value.field == field
+    assert "op 1" in str(info.value)
+
+
+def test_value_error_names_path_inside_value() -> None:
+    with pytest.raises(StoreValidationError, match=r"value\['tags'\]\[1\]"):
+        validate_ops([PutOp(NS, "k", {"tags": ["ok", {1, 2}]})], codec)
+
+
+def test_non_op_is_rejected() -> None:
+    with pytest.raises(StoreValidationError, match="op 0 is a dict"):
+        validate_ops([{"namespace": NS}], codec)
+
+
+def test_batch_type_parsing() -> None:
+    assert parse_batch_type("logged") is BatchType.LOGGED
+    assert parse_batch_type(BatchType.UNLOGGED) is BatchType.UNLOGGED
+    with pytest.raises(StoreValidationError):
+        parse_batch_type("COUNTER")
+
+
+def plan(ops: list[Any], batch_type: BatchType = BatchType.UNLOGGED,
+         limits: BatchLimits | None = None) -> Any:
+    return plan_call(validate_ops(ops, codec), batch_type, 1, limits or BatchLimits(), codec, 100)
+
+
+def test_logged_limit_is_checked_before_io() -> None:
+    with pytest.raises(StoreValidationError, match="never"):
+        plan([PutOp(NS, f"k{i}", {}) for i in range(101)], BatchType.LOGGED)
+
+
+def test_merged_duplicates_do_not_count_against_the_limit() -> None:
+    ops = [PutOp(NS, "same", {"i": i}) for i in range(150)]
+    assert len(plan(ops, BatchType.LOGGED).writes) == 1
+
+
+def test_warn_threshold() -> None:
+    with pytest.warns(StoreBatchSizeWarning):
+        plan([PutOp(NS, f"k{i}", {}) for i in range(51)], BatchType.LOGGED)
+    with pytest.warns(StoreBatchSizeWarning):
+        plan([PutOp(NS, f"k{i}", {}) for i in range(51)])
+
+
+def test_no_warning_when_unlogged_spreads_over_partitions(recwarn: pytest.WarningsRecorder) -> None:
+    plan([PutOp(("n", str(i % 10)), f"k{i}", {}) for i in range(100)])
+    assert not [w for w in recwarn if issubclass(w.category, StoreBatchSizeWarning)]
+
+
+def test_config_validation() -> None:
+    with pytest.raises(StoreValidationError, match="keyspace"):
+        StoreConfig(keyspace="bad-name; DROP")
+    with pytest.raises(StoreValidationError, match="consistency"):
+        StoreConfig(read_consistency="MOST")
+    with pytest.raises(StoreValidationError, match="together"):
+        StoreConfig(username="u")
+    assert StoreConfig(hosts="h1").hosts == ("h1",)
+    assert BatchLimits.cassandra().max_bytes == 50 * 1024
+    assert BatchLimits.scylladb().max_bytes == 1024 * 1024
+
+
+FILTER_CASES = [
+    ({"n": 10}, {"n": {"$gt": 9}}, True),
+    ({"n": 10}, {"n": {"$lt": 9}}, False),
+    ({"n": 9.5}, {"n": {"$gte": 9, "$lte": 10}}, True),
+    ({"n": "9"}, {"n": {"$gt": "10"}}, True),  # strings compare as strings
+    ({"n": "9"}, {"n": {"$gt": 1}}, False),  # type mismatch: no match
+    ({"n": True}, {"n": {"$gt": 0}}, False),  # bool is not a number here
+    ({"n": 1}, {"n": True}, False),
+    ({"a": {"b": {"c": 3}}}, {"a.b.c": 3}, True),
+    ({"a": {"b": {"c": 3}}}, {"a.b.c": {"$ne": 3}}, False),
+    ({"a": 1}, {"missing": {"$ne": 3}}, True),
+    ({"a": 1}, {"missing": 1}, False),
+    ({"tags": ["x", "y"]}, {"tags": ["x", "y"]}, True),
+    ({"s": "abc"}, {"s": {"$eq": "abc"}}, True),
+]
+
+
+@pytest.mark.parametrize(("value", "filter_", "expected"), FILTER_CASES)
+def test_filters(value: dict[str, Any], filter_: dict[str, Any], expected: bool) -> None:
+    assert matches(value, compile_filter(filter_)) is expected
+
+
+@pytest.mark.parametrize(
+    "filter_", [{"x": {"$in": [1]}}, {"x": {"$gt": [1]}}, {"": 1}, {"x": {"$gt": 1, "plain": 2}}]
+)
+def test_bad_filters(filter_: dict[str, Any]) -> None:
+    with pytest.raises(FilterError):
+        compile_filter(filter_)
