@@ -101,7 +101,7 @@ def list_namespaces_op(
 
 
 class StoreBase:
-    """State and logic shared by :class:`~scyllabatch.Store` and :class:`~scyllabatch.AsyncStore`."""
+    """State and logic shared by the blocking and the asyncio store."""
 
     def __init__(
         self,
@@ -201,9 +201,7 @@ class StoreBase:
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreQueryError(
-                f"setup of keyspace {keyspace!r} failed: {exc}"
-            ) from exc
+            raise StoreQueryError(f"setup of keyspace {keyspace!r} failed: {exc}") from exc
         self._statements = None
         self._prepare_statements_blocking()
 
@@ -216,7 +214,7 @@ class StoreBase:
     # -- metrics -----------------------------------------------------------------------------
 
     def get_metrics(self) -> dict[str, Any]:
-        """Counters and percentiles of this store's calls (see :class:`~scyllabatch.metrics.Metrics`)."""
+        """Counters and percentiles of this store's calls (see :mod:`scyllabatch.metrics`)."""
         return self._metrics.snapshot()
 
     def reset_metrics(self) -> None:

@@ -23,7 +23,13 @@ from cassandra import (
     WriteTimeout,
 )
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
+from cassandra.cluster import (
+    EXEC_PROFILE_DEFAULT,
+    Cluster,
+    ExecutionProfile,
+    NoHostAvailable,
+    Session,
+)
 from cassandra.connection import ConnectionException
 from cassandra.policies import (
     DCAwareRoundRobinPolicy,
@@ -38,9 +44,9 @@ from cassandra.protocol import (
     SyntaxException,
     UnauthorizedErrorMessage,
 )
-from cassandra.query import BatchStatement, BatchType as DriverBatchType, PreparedStatement
+from cassandra.query import BatchStatement, PreparedStatement, tuple_factory
+from cassandra.query import BatchType as DriverBatchType
 from cassandra.query import Statement as DriverStatement
-from cassandra.query import tuple_factory
 
 from scyllabatch._core import schema
 from scyllabatch._core.requests import Consistency, Failure, Request, Rows
@@ -212,16 +218,26 @@ def classify(error: BaseException) -> ErrorKind:
             return ErrorKind.CONNECTION
         if not causes:
             return ErrorKind.CONNECTION
-        return ErrorKind.AUTH if any(
-            isinstance(c, AuthenticationFailed) for c in causes
-        ) else ErrorKind.OTHER
+        return (
+            ErrorKind.AUTH
+            if any(isinstance(c, AuthenticationFailed) for c in causes)
+            else ErrorKind.OTHER
+        )
     if isinstance(error, (ConnectionException, ConnectionError)):
         return ErrorKind.CONNECTION
     if isinstance(error, ServerError):
         return ErrorKind.OTHER
-    return ErrorKind.INVALID if type(error).__name__ in {
-        "InvalidRequest", "ConfigurationException", "AlreadyExists", "InvalidRequestException",
-    } else ErrorKind.OTHER
+    return (
+        ErrorKind.INVALID
+        if type(error).__name__
+        in {
+            "InvalidRequest",
+            "ConfigurationException",
+            "AlreadyExists",
+            "InvalidRequestException",
+        }
+        else ErrorKind.OTHER
+    )
 
 
 def failure(error: BaseException) -> Failure:

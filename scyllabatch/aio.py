@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from asyncio_throttle import Throttler
+from asyncio_throttle.throttler import Throttler
 
 from scyllabatch import _driver
 from scyllabatch._base import PreparedCall, StoreBase, as_labels, config_from, list_namespaces_op
@@ -49,7 +49,12 @@ class AsyncStore(StoreBase):
         super().__init__(session, keyspace, config=config, cluster=cluster)
         self._slots = asyncio.Semaphore(self.config.max_concurrency)
         rate = self.config.requests_per_second
-        self._throttler = Throttler(rate_limit=rate, period=1.0) if rate else None
+        self._throttler: Throttler | None = None
+        if rate:
+            # asyncio-throttle counts whole requests per period: express fractional rates as
+            # N requests per N/rate seconds.
+            per_period = max(1, round(rate))
+            self._throttler = Throttler(rate_limit=per_period, period=per_period / rate)
 
     @classmethod
     async def connect(
@@ -111,9 +116,9 @@ class AsyncStore(StoreBase):
         try:
             if call.plan.is_empty:
                 return [None] * call.plan.size
-            statements = self._statements or await asyncio.to_thread(
-                self._prepare_statements_blocking
-            )
+            statements = self._statements
+            if statements is None:
+                statements = await asyncio.to_thread(self._prepare_statements_blocking)
             engine = run_call(call.plan, call.context)
             try:
                 command = next(engine)
@@ -137,9 +142,7 @@ class AsyncStore(StoreBase):
         self, statements: _driver.Statements, requests: Sequence[Request]
     ) -> list[Outcome]:
         loop = asyncio.get_running_loop()
-        return list(
-            await asyncio.gather(*(self._one(loop, statements, r) for r in requests))
-        )
+        return list(await asyncio.gather(*(self._one(loop, statements, r) for r in requests)))
 
     async def _one(
         self, loop: asyncio.AbstractEventLoop, statements: _driver.Statements, request: Request
@@ -169,9 +172,7 @@ class AsyncStore(StoreBase):
                 )
             except Exception as exc:
                 return _driver.failure(exc)
-            response.add_callbacks(
-                callback=on_rows, callback_args=(response,), errback=on_error
-            )
+            response.add_callbacks(callback=on_rows, callback_args=(response,), errback=on_error)
             return await future
 
     # -- single-op helpers -------------------------------------------------------------------
@@ -180,7 +181,9 @@ class AsyncStore(StoreBase):
         self, namespace: Sequence[str], key: str, *, refresh_ttl: bool = True
     ) -> Item | None:
         """Read one item, or ``None``."""
-        result: Item | None = (await self.abatch([GetOp(as_labels(namespace), key, refresh_ttl)]))[0]
+        result: Item | None = (await self.abatch([GetOp(as_labels(namespace), key, refresh_ttl)]))[
+            0
+        ]
         return result
 
     async def aput(
@@ -200,7 +203,7 @@ class AsyncStore(StoreBase):
     async def asearch(
         self,
         namespace_prefix: Sequence[str],
-        filter: dict[str, Any] | None = None,  # noqa: A002 - LangGraph's name
+        filter: dict[str, Any] | None = None,
         limit: int = 10,
         offset: int = 0,
         *,

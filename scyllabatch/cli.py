@@ -30,21 +30,29 @@ def _demo(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         store.batch(ops)
         wrote = time.perf_counter() - started
-        print(f"wrote {len(ops)} items over {len(namespaces)} namespaces with one UNLOGGED "
-              f"batch() call in {wrote * 1000:.1f} ms")
+        print(
+            f"wrote {len(ops)} items over {len(namespaces)} namespaces with one UNLOGGED "
+            f"batch() call in {wrote * 1000:.1f} ms"
+        )
         started = time.perf_counter()
         items = store.batch([GetOp(op.namespace, op.key) for op in ops])
         read = time.perf_counter() - started
         found = sum(1 for item in items if item is not None)
-        print(f"read them back with one batch() of {len(ops)} GetOps in {read * 1000:.1f} ms: "
-              f"{found}/{len(ops)} found")
+        print(
+            f"read them back with one batch() of {len(ops)} GetOps in {read * 1000:.1f} ms: "
+            f"{found}/{len(ops)} found"
+        )
         sample = items[0]
         if sample is not None:
-            print(f"sample: {sample.namespace} {sample.key} -> {sample.value} "
-                  f"(created {sample.created_at.isoformat()})")
+            print(
+                f"sample: {sample.namespace} {sample.key} -> {sample.value} "
+                f"(created {sample.created_at.isoformat()})"
+            )
         stats = store.get_metrics()["batch_stats"]
-        print(f"metrics: {stats['total_batches']} calls, {stats['unlogged_batches']} unlogged "
-              f"partition batches, {stats['read_requests']} read requests")
+        print(
+            f"metrics: {stats['total_batches']} calls, {stats['unlogged_batches']} unlogged "
+            f"partition batches, {stats['read_requests']} read requests"
+        )
         store.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
         return 0 if found == len(ops) else 1
 

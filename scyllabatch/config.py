@@ -36,9 +36,10 @@ def validate_identifier(value: str, what: str) -> str:
 class BatchLimits:
     """Size limits for one atomic batch (a LOGGED call, or one partition's UNLOGGED batch).
 
-    ``max_ops``/``max_bytes`` are hard limits: an UNLOGGED partition is split to stay below them; a
-    LOGGED call that exceeds them is rejected (an atomic batch is never silently split).
-    ``warn_ops``/``warn_bytes`` emit a :class:`~scyllabatch.StoreBatchSizeWarning`. Bytes are
+    A LOGGED call above ``max_ops``/``max_bytes`` is rejected (an atomic batch is never silently
+    split), and one above ``warn_ops``/``warn_bytes`` emits a
+    :class:`~scyllabatch.StoreBatchSizeWarning` and a log line. UNLOGGED calls are split by the SDK
+    into per-partition batches that stay within the warn thresholds, so they never warn. Bytes are
     estimated from the encoded values, keys and namespaces. Defaults follow ScyllaDB's server
     thresholds (128 KiB warn, 1024 KiB fail); :meth:`cassandra` follows Cassandra's (5/50 KiB).
     """

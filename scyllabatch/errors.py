@@ -17,8 +17,6 @@ always chained as ``__cause__``.
 
 from __future__ import annotations
 
-from functools import cache
-
 __all__ = [
     "StoreBatchSizeWarning",
     "StoreConnectionError",
@@ -80,13 +78,22 @@ class StorePartialWriteError(StoreError):
     """
 
 
-@cache
+_PARTIAL_CLASSES: dict[type[StoreError], type[StorePartialWriteError]] = {}
+
+
 def partial_write_error_class(category: type[StoreError]) -> type[StorePartialWriteError]:
-    """Return the exception class for a partial write whose failure is of ``category``."""
+    """Return the exception class for a partial write whose failure is of ``category``.
+
+    For example ``StorePartialUnavailableError``, a subclass of both
+    :class:`StorePartialWriteError` and :class:`StoreUnavailableError`.
+    """
     if issubclass(category, StorePartialWriteError):
         return category
-    name = f"StorePartial{category.__name__.removeprefix('Store')}"
-    cls = type(name, (StorePartialWriteError, category), {"__module__": __name__})
+    cls = _PARTIAL_CLASSES.get(category)
+    if cls is None:
+        name = f"StorePartial{category.__name__.removeprefix('Store')}"
+        cls = type(name, (StorePartialWriteError, category), {"__module__": __name__})
+        _PARTIAL_CLASSES[category] = cls
     return cls
 
 

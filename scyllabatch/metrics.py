@@ -37,6 +37,7 @@ class Metrics:
             self.logged_batches = 0
             self.unlogged_batches = 0
             self.single_writes = 0
+            self.internal_writes = 0
             self.read_requests = 0
             self.write_requests = 0
             self.retries = 0
@@ -73,6 +74,7 @@ class Metrics:
                 self.logged_batches += call.logged_batches
                 self.unlogged_batches += call.unlogged_batches
                 self.single_writes += call.single_writes
+                self.internal_writes += call.internal_writes
                 self.atomic_batches += call.logged_batches
                 self.concurrent_batches += call.unlogged_batches + call.single_writes
                 self.read_requests += call.read_requests
@@ -95,7 +97,9 @@ class Metrics:
           - ``batch_size_p50/p95/p99``: percentiles of ops per call.
           - ``failed_batches``: calls that raised; ``retries``: requests re-sent.
           - ``latency_ms_p50/p95/p99/max``: wall time per call.
-          - ``read_requests`` / ``write_requests`` / ``rows_read``: requests and rows on the wire.
+          - ``read_requests`` / ``write_requests`` / ``rows_read``: requests and rows on the wire
+            (``write_requests`` counts the caller's writes only); ``internal_writes``: TTL
+            refreshes and namespace-registry writes.
           - ``ops_by_type``: ops per kind; ``errors_by_class``: raised errors per class;
             ``server_errors_by_kind``: every failed request (retried or not) per kind.
         """
@@ -127,6 +131,7 @@ class Metrics:
                     "read_requests": self.read_requests,
                     "write_requests": self.write_requests,
                     "rows_read": self.rows_read,
+                    "internal_writes": self.internal_writes,
                 },
                 "ops_by_type": dict(self.ops_by_type),
                 "errors_by_class": dict(self.errors_by_class),

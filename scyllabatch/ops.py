@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, NamedTuple, Union
+from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "BatchType",
@@ -34,8 +34,9 @@ class BatchType(str, enum.Enum):
     """How the writes of one :meth:`~scyllabatch.Store.batch` call are sent.
 
     ``UNLOGGED`` groups writes by partition (atomic and isolated inside each partition) and runs the
-    partitions concurrently. ``LOGGED`` sends all writes of the call as one batchlog-protected batch:
-    all or nothing, across partitions. Strings (``"LOGGED"``) are accepted wherever a ``BatchType`` is.
+    partitions concurrently. ``LOGGED`` sends all writes of the call as one batchlog-protected
+    batch: all or nothing, across partitions. Strings (``"LOGGED"``) are accepted wherever a
+    ``BatchType`` is.
     """
 
     UNLOGGED = "UNLOGGED"
@@ -59,14 +60,14 @@ class GetOp(NamedTuple):
 class PutOp(NamedTuple):
     """Write (``value`` a dict) or delete (``value=None``) one item. Result: ``None``.
 
-    ``ttl`` is in minutes (float, LangGraph's unit); it is rounded up to whole seconds, at least one.
+    ``ttl`` is in minutes (float, LangGraph's unit), rounded up to whole seconds, at least one.
     ``index`` is accepted for LangGraph compatibility; scyllabatch keeps no vector index.
     """
 
     namespace: tuple[str, ...]
     key: str
     value: dict[str, Any] | None
-    index: Literal[False] | list[str] | None = None
+    index: Literal[False] | list[str] | None = None  # type: ignore[assignment]
     ttl: float | None = None
 
 
@@ -100,7 +101,7 @@ class ListNamespacesOp(NamedTuple):
     offset: int = 0
 
 
-Op = Union[GetOp, PutOp, SearchOp, ListNamespacesOp]
+Op = GetOp | PutOp | SearchOp | ListNamespacesOp
 """Any operation accepted by :meth:`~scyllabatch.Store.batch`."""
 
 
@@ -138,5 +139,5 @@ class SearchItem(Item):
         return result
 
 
-Result = Union[Item, list[SearchItem], list[tuple[str, ...]], None]
+Result = Item | list[SearchItem] | list[tuple[str, ...]] | None
 """One positional result of :meth:`~scyllabatch.Store.batch`."""

@@ -136,7 +136,9 @@ class Store(StoreBase):
         finally:
             self._finish_call(call, error)
 
-    def _execute(self, statements: _driver.Statements, requests: Sequence[Request]) -> list[Outcome]:
+    def _execute(
+        self, statements: _driver.Statements, requests: Sequence[Request]
+    ) -> list[Outcome]:
         """Run requests concurrently (bounded by ``max_concurrency``); wait for all."""
         outcomes: list[Any] = [None] * len(requests)
         remaining = len(requests)
@@ -211,7 +213,7 @@ class Store(StoreBase):
     def search(
         self,
         namespace_prefix: Sequence[str],
-        filter: dict[str, Any] | None = None,  # noqa: A002 - LangGraph's name
+        filter: dict[str, Any] | None = None,
         limit: int = 10,
         offset: int = 0,
         *,

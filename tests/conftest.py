@@ -7,6 +7,7 @@ one. Every integration test gets its own keyspace, so tests never see each other
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import time
@@ -62,10 +63,8 @@ def keyspace(cql_session: Any) -> Iterator[str]:
     """A fresh keyspace name for this test (created by the store's setup())."""
     name = f"t_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
     yield name
-    try:
+    with contextlib.suppress(Exception):
         cql_session.execute(f"DROP KEYSPACE IF EXISTS {name}", timeout=60)
-    except Exception:  # noqa: S110 - dropping is housekeeping; the node is discarded after the run
-        pass
 
 
 def wait_until(
@@ -83,7 +82,9 @@ def wait_until(
 
 
 async def async_wait_until(
-    predicate: Callable[[], Awaitable[Any]], timeout: float = 30.0, interval: float = 0.05,
+    predicate: Callable[[], Awaitable[Any]],
+    timeout: float = 30.0,
+    interval: float = 0.05,
     what: str = "",
 ) -> Any:
     """Async twin of :func:`wait_until`."""

@@ -1,14 +1,14 @@
 """The engine: walks a :class:`~scyllabatch._core.planner.CallPlan` as a generator.
 
-It yields :class:`~scyllabatch._core.requests.Execute` and :class:`~scyllabatch._core.requests.Sleep`
-commands and receives outcomes; every retry and error decision is made here, so the blocking and
+It yields ``Execute`` and ``Sleep`` commands (:mod:`scyllabatch._core.requests`)
+and and receives outcomes; every retry and error decision is made here, so the blocking and
 the asyncio facades are small loops with no logic of their own to drift apart.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator, MutableSet, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ class CallStats:
     logged_batches: int = 0
     unlogged_batches: int = 0
     single_writes: int = 0
+    internal_writes: int = 0
     retries: int = 0
     rows_read: int = 0
     error_kinds: list[str] = field(default_factory=list)
@@ -45,7 +46,7 @@ class CallContext:
     retry: RetryPolicy
     limits: BatchLimits
     codec: Any
-    registered: MutableSet[str]
+    registered: set[str]
     random_unit: Callable[[], float]
     stats: CallStats = field(default_factory=CallStats)
 
@@ -78,6 +79,9 @@ def _count(request: Request, stats: CallStats) -> None:
     if not request.is_write:
         stats.read_requests += 1
         return
+    if request.internal:
+        stats.internal_writes += 1
+        return
     stats.write_requests += 1
     if request.batch_type is BatchType.LOGGED:
         stats.logged_batches += 1
@@ -101,7 +105,7 @@ def _execute(
         outcomes: list[Outcome] = yield Execute(tuple(request for request, _ in pending))
         follow: list[tuple[Request, int]] = []
         retry: list[tuple[Request, int]] = []
-        for (request, attempt), outcome in zip(pending, outcomes):
+        for (request, attempt), outcome in zip(pending, outcomes, strict=False):
             _count(request, ctx.stats)
             if isinstance(outcome, Rows):
                 ctx.stats.rows_read += len(outcome.rows) if not request.is_write else 0
@@ -161,7 +165,8 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
     for get_reader in plan.gets:
         stored = get_reader.stored()
         found = list(stored.values())
-        values = dict(zip((row.key for row in found), decode_values(ctx.codec, found)))
+        decoded = decode_values(ctx.codec, found)
+        values = {row.key: value for row, value in zip(found, decoded, strict=True)}
         for get in get_reader.gets:
             row = stored.get(get.key)
             if row is None:

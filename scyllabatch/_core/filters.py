@@ -44,8 +44,10 @@ def compile_filter(filter_: Mapping[str, Any] | None) -> tuple[Condition, ...]:
         path = tuple(raw_path.split("."))
         if any(not part for part in path):
             raise FilterError(f"filter key {raw_path!r} has an empty path segment")
-        if isinstance(spec, Mapping) and spec and all(
-            isinstance(k, str) and k.startswith("$") for k in spec
+        if (
+            isinstance(spec, Mapping)
+            and spec
+            and all(isinstance(k, str) and k.startswith("$") for k in spec)
         ):
             for operator, operand in spec.items():
                 if operator not in OPERATORS:

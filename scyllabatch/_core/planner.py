@@ -147,42 +147,40 @@ def _warn(message: str) -> None:
     warnings.warn(message, StoreBatchSizeWarning, stacklevel=5)
 
 
-def _check_limits(writes: Sequence[MergedWrite], batch_type: BatchType, limits: BatchLimits) -> None:
-    if not writes:
+def _check_limits(
+    writes: Sequence[MergedWrite], batch_type: BatchType, limits: BatchLimits
+) -> None:
+    # UNLOGGED calls are split by the SDK itself, below the warn thresholds (see
+    # _partition_chunks), so only a LOGGED call can need an oversized batch.
+    if not writes or batch_type is not BatchType.LOGGED:
         return
-    if batch_type is BatchType.LOGGED:
-        count = len(writes)
-        size = sum(w.estimated_bytes for w in writes)
-        if count > limits.max_ops or size > limits.max_bytes:
-            raise StoreValidationError(
-                f"LOGGED batch of {count} writes (~{size} bytes) exceeds the limits of one atomic "
-                f"batch ({limits.max_ops} ops, {limits.max_bytes} bytes); an atomic batch is never "
-                "split: use UNLOGGED, split the call yourself, or raise StoreConfig.limits. "
-                "Nothing was sent",
-                field="ops",
-            )
-        if count > limits.warn_ops or size > limits.warn_bytes:
-            _warn(
-                f"LOGGED batch of {count} writes (~{size} bytes) is above the warn threshold "
-                f"({limits.warn_ops} ops, {limits.warn_bytes} bytes)"
-            )
-        return
-    largest_count = 0
-    largest_size = 0
-    for chunk in _partition_chunks(writes, limits):
-        largest_count = max(largest_count, len(chunk))
-        largest_size = max(largest_size, sum(w.estimated_bytes for w in chunk))
-    if largest_count > limits.warn_ops or largest_size > limits.warn_bytes:
+    count = len(writes)
+    size = sum(w.estimated_bytes for w in writes)
+    if count > limits.max_ops or size > limits.max_bytes:
+        raise StoreValidationError(
+            f"LOGGED batch of {count} writes (~{size} bytes) exceeds the limits of one atomic "
+            f"batch ({limits.max_ops} ops, {limits.max_bytes} bytes); an atomic batch is never "
+            "split: use UNLOGGED, split the call yourself, or raise StoreConfig.limits. "
+            "Nothing was sent",
+            field="ops",
+        )
+    if count > limits.warn_ops or size > limits.warn_bytes:
         _warn(
-            f"an UNLOGGED partition batch of {largest_count} writes (~{largest_size} bytes) is "
-            f"above the warn threshold ({limits.warn_ops} ops, {limits.warn_bytes} bytes)"
+            f"LOGGED batch of {count} writes (~{size} bytes) is above the warn threshold "
+            f"({limits.warn_ops} ops, {limits.warn_bytes} bytes)"
         )
 
 
 def _partition_chunks(
     writes: Sequence[MergedWrite], limits: BatchLimits
 ) -> list[list[MergedWrite]]:
-    """Group writes by partition, then split each group by count and estimated bytes."""
+    """Group writes by partition, then split each group by count and estimated bytes.
+
+    Chunks stay within the *warn* thresholds: the SDK is free to split UNLOGGED work, and smaller
+    single-partition batches keep coordinators and replicas from stalling on one huge mutation.
+    """
+    max_ops = min(limits.max_ops, limits.warn_ops)
+    max_bytes = min(limits.max_bytes, limits.warn_bytes)
     by_partition: dict[str, list[MergedWrite]] = {}
     for write in writes:
         by_partition.setdefault(write.put.partition, []).append(write)
@@ -192,7 +190,7 @@ def _partition_chunks(
         size = 0
         for write in group:
             estimated = write.estimated_bytes
-            if chunk and (len(chunk) >= limits.max_ops or size + estimated > limits.max_bytes):
+            if chunk and (len(chunk) >= max_ops or size + estimated > max_bytes):
                 chunks.append(chunk)
                 chunk, size = [], 0
             chunk.append(write)
@@ -216,8 +214,14 @@ def _write_query(write: MergedWrite, created: dict[tuple[str, str], int], timest
     )
 
 
-def _request(queries: Sequence[Query], batch_type: BatchType, op_indices: Sequence[int],
-             estimated_bytes: int) -> Request:
+def _request(
+    queries: Sequence[Query],
+    batch_type: BatchType,
+    op_indices: Sequence[int],
+    estimated_bytes: int,
+    *,
+    internal: bool = False,
+) -> Request:
     return Request(
         queries=tuple(queries),
         consistency=Consistency.WRITE,
@@ -225,6 +229,7 @@ def _request(queries: Sequence[Query], batch_type: BatchType, op_indices: Sequen
         op_indices=tuple(op_indices),
         batch_type=batch_type if len(queries) > 1 else None,
         estimated_bytes=estimated_bytes,
+        internal=internal,
     )
 
 
@@ -289,14 +294,27 @@ def _refresh_requests(
             queries = [
                 Query(
                     Statement.UPSERT,
-                    (row.partition, row.key, row.blob, row.created_us, row.updated_us,
-                     row.ttl_seconds, row.ttl_seconds, row.writetime_us),
+                    (
+                        row.partition,
+                        row.key,
+                        row.blob,
+                        row.created_us,
+                        row.updated_us,
+                        row.ttl_seconds,
+                        row.ttl_seconds,
+                        row.writetime_us,
+                    ),
                 )
                 for row, _ in chunk
             ]
             requests.append(
-                _request(queries, BatchType.UNLOGGED, sorted({i for _, ix in chunk for i in ix}),
-                         sum(len(row.blob) for row, _ in chunk))
+                _request(
+                    queries,
+                    BatchType.UNLOGGED,
+                    sorted({i for _, ix in chunk for i in ix}),
+                    sum(len(row.blob) for row, _ in chunk),
+                    internal=True,
+                )
             )
     return requests
 
@@ -319,7 +337,7 @@ def _registry_requests(
         names = list(partitions)
         indices = sorted({i for ix in partitions.values() for i in ix})
         queries = [Query(Statement.REGISTER_NAMESPACE, (root, name, timestamp)) for name in names]
-        pairs.append((_request(queries, BatchType.UNLOGGED, indices, 0), names))
+        pairs.append((_request(queries, BatchType.UNLOGGED, indices, 0, internal=True), names))
         pairs.append(
             (
                 _request(
@@ -327,9 +345,9 @@ def _registry_requests(
                     BatchType.UNLOGGED,
                     indices,
                     0,
+                    internal=True,
                 ),
                 [],
             )
         )
     return pairs
-

@@ -12,21 +12,25 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scyllabatch._codec_errors import DecodeError
-from scyllabatch._core.filters import Condition, matches
+from scyllabatch._core.filters import matches
 from scyllabatch._core.items import StoredRow, from_micros
 from scyllabatch._core.requests import Consistency, Query, Request, Rows
 from scyllabatch._core.schema import ROOTS_PARTITION, Statement
 from scyllabatch._core.validation import NAMESPACE_SEPARATOR, GetRead, ListRead, SearchRead
 from scyllabatch.errors import StoreQueryError
-from scyllabatch.ops import Item, SearchItem
+from scyllabatch.ops import SearchItem
 
 MAX_KEYS_PER_LOOKUP = 100
 MAX_ACTIVE_SCANS = 16
 MAX_ACTIVE_PROBES = 32
 
 
-def read_request(statement: Statement, params: tuple[Any, ...], op_indices: tuple[int, ...],
-                 fetch_size: int | None = None) -> Request:
+def read_request(
+    statement: Statement,
+    params: tuple[Any, ...],
+    op_indices: tuple[int, ...],
+    fetch_size: int | None = None,
+) -> Request:
     """A single-statement read request (reads are always idempotent)."""
     return Request(
         queries=(Query(statement, params),),
@@ -69,8 +73,14 @@ class Reader:
 class KeyLookupReader(Reader):
     """Reads given keys of one partition (``GetOp`` s, or ``created_at`` before puts)."""
 
-    def __init__(self, namespace: tuple[str, ...], partition: str, keys: Iterable[str],
-                 op_indices: tuple[int, ...], statement: Statement) -> None:
+    def __init__(
+        self,
+        namespace: tuple[str, ...],
+        partition: str,
+        keys: Iterable[str],
+        op_indices: tuple[int, ...],
+        statement: Statement,
+    ) -> None:
         self.namespace = namespace
         self.partition = partition
         self.keys = list(dict.fromkeys(keys))
@@ -100,8 +110,11 @@ class GetReader(KeyLookupReader):
     def __init__(self, gets: Sequence[GetRead]) -> None:
         first = gets[0]
         super().__init__(
-            first.namespace, first.partition, (g.key for g in gets),
-            tuple(g.index for g in gets), Statement.SELECT_KEYS,
+            first.namespace,
+            first.partition,
+            (g.key for g in gets),
+            tuple(g.index for g in gets),
+            Statement.SELECT_KEYS,
         )
         self.gets = gets
 
@@ -116,8 +129,13 @@ class GetReader(KeyLookupReader):
 class CreatedAtReader(KeyLookupReader):
     """Looks up ``created_at`` of keys about to be written, so it survives updates."""
 
-    def __init__(self, namespace: tuple[str, ...], partition: str, keys: Iterable[str],
-                 op_indices: tuple[int, ...]) -> None:
+    def __init__(
+        self,
+        namespace: tuple[str, ...],
+        partition: str,
+        keys: Iterable[str],
+        op_indices: tuple[int, ...],
+    ) -> None:
         super().__init__(namespace, partition, keys, op_indices, Statement.SELECT_CREATED)
 
     def created(self) -> dict[str, int]:
@@ -168,8 +186,9 @@ class RegistryWalk:
         if request.queries[0].statement is Statement.LIST_ROOTS:
             for (root,) in page.rows:
                 follow.append(
-                    read_request(Statement.LIST_UNDER_ROOT, (root,), (self.op_index,),
-                                 self.page_size)
+                    read_request(
+                        Statement.LIST_UNDER_ROOT, (root,), (self.op_index,), self.page_size
+                    )
                 )
         else:
             found = [row[0] for row in page.rows]
@@ -220,8 +239,9 @@ class SearchReader(Reader):
             partition = self.queued.popleft()
             self.active += 1
             requests.append(
-                read_request(Statement.SCAN_PARTITION, (partition,), (self.op.index,),
-                             self.page_size)
+                read_request(
+                    Statement.SCAN_PARTITION, (partition,), (self.op.index,), self.page_size
+                )
             )
         return requests
 
@@ -233,8 +253,11 @@ class SearchReader(Reader):
         stored = [StoredRow.from_row(namespace, partition, row) for row in rows]
         if self.op.conditions:
             values = decode_values(self.codec, stored)
-            kept = [(s, v) for s, v in zip(stored, values) if _is_dict(v) and
-                    matches(v, self.op.conditions)]
+            kept = [
+                (s, v)
+                for s, v in zip(stored, values, strict=False)
+                if _is_dict(v) and matches(v, self.op.conditions)
+            ]
         else:
             kept = [(s, None) for s in stored]
         for row, value in kept:
@@ -276,7 +299,7 @@ def _matches_pattern(namespace: tuple[str, ...], pattern: tuple[str, ...], suffi
     if len(pattern) > len(namespace):
         return False
     labels = namespace[len(namespace) - len(pattern) :] if suffix else namespace[: len(pattern)]
-    return all(p == "*" or p == label for p, label in zip(pattern, labels))
+    return all(p == "*" or p == label for p, label in zip(pattern, labels, strict=False))
 
 
 def _concrete_prefix(op: ListRead) -> tuple[str, ...] | None:
@@ -360,9 +383,7 @@ class ListReader(Reader):
             self.probing[partition] = group
             busy.add(group)
             self.probes_sent += 1
-            requests.append(
-                read_request(Statement.PROBE_PARTITION, (partition,), (self.op.index,))
-            )
+            requests.append(read_request(Statement.PROBE_PARTITION, (partition,), (self.op.index,)))
         return requests
 
     def results(self) -> list[tuple[str, ...]]:

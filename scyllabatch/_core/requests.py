@@ -46,6 +46,7 @@ class Request:
     paging_state: bytes | None = None
     fetch_size: int | None = None
     estimated_bytes: int = 0
+    internal: bool = False  # a TTL refresh or registry write, not one of the caller's writes
 
     @property
     def is_write(self) -> bool:

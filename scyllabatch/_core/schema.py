@@ -4,8 +4,8 @@ Values are never formatted into CQL: every statement below is prepared once per 
 
 Items live in one partition per namespace (labels joined with ``.``), clustered by key.
 ``created_at``/``updated_at`` are microseconds since the epoch (CQL ``timestamp`` has only
-milliseconds, and a re-put must move ``updated_at`` strictly forward). ``ttl`` keeps the item's TTL in
-seconds so reads can re-apply it.
+milliseconds, and a re-put must move ``updated_at`` strictly forward). ``ttl`` keeps the item's
+TTL in seconds so reads can re-apply it.
 
 The namespace registry makes listing and prefix search cheap without scanning items:
 ``namespaces`` is partitioned by a namespace's first label and clustered by its full path, so every

@@ -109,7 +109,10 @@ def validate_namespace(
     for position, label in enumerate(labels):
         if not isinstance(label, str):
             raise _fail(
-                index, kind, f"{field}[{position}]", f"label must be str, got {type(label).__name__}"
+                index,
+                kind,
+                f"{field}[{position}]",
+                f"label must be str, got {type(label).__name__}",
             )
         if not label:
             raise _fail(index, kind, f"{field}[{position}]", "label must not be empty")
@@ -207,11 +210,11 @@ def validate_ops(ops: Sequence[Any], codec: Any) -> list[NormalizedOp]:
             key = _validate_key(op[1], index, kind)
             value = op[2]
             index_field = op[3]
-            if index_field is not None and index_field is not False:
-                if not isinstance(index_field, list) or not all(
-                    isinstance(f, str) for f in index_field
-                ):
-                    raise _fail(index, kind, "index", "must be None, False or a list of str")
+            index_ok = index_field is None or index_field is False or (
+                isinstance(index_field, list) and all(isinstance(f, str) for f in index_field)
+            )
+            if not index_ok:
+                raise _fail(index, kind, "index", "must be None, False or a list of str")
             if value is not None and not isinstance(value, dict):
                 raise _fail(
                     index, kind, "value", f"must be a dict or None, got {type(value).__name__}"
@@ -273,7 +276,7 @@ def validate_ops(ops: Sequence[Any], codec: Any) -> list[NormalizedOp]:
         except EncodeError as exc:
             put = encode_targets[exc.index if exc.index is not None else 0]
             raise _fail(put.index, "PutOp", "value", str(exc)) from exc
-        for put, blob in zip(encode_targets, encoded):
+        for put, blob in zip(encode_targets, encoded, strict=False):
             put.encoded = blob
     return normalized
 
@@ -297,7 +300,9 @@ def _validate_list(op: Any, index: int, kind: str) -> ListRead:
                 suffixes.append(labels)
             else:
                 raise _fail(
-                    index, kind, f"{field}.match_type",
+                    index,
+                    kind,
+                    f"{field}.match_type",
                     f"must be 'prefix' or 'suffix', got {match_type!r}",
                 )
     if max_depth is not None:
@@ -314,7 +319,9 @@ def _validate_list(op: Any, index: int, kind: str) -> ListRead:
 
 def _validate_pattern(value: Any, index: int, kind: str, field: str) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (tuple, list)):
-        raise _fail(index, kind, field, f"must be a tuple of str labels, got {type(value).__name__}")
+        raise _fail(
+            index, kind, field, f"must be a tuple of str labels, got {type(value).__name__}"
+        )
     labels = tuple(value)
     for position, label in enumerate(labels):
         if not isinstance(label, str) or not label:

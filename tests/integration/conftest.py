@@ -69,11 +69,13 @@ async def setup_store(store: Store | AsyncStore) -> None:
 
 
 @pytest.fixture(params=["sync", "async"])
-async def facade(request: pytest.FixtureRequest, cql_session: Any, keyspace: str) -> AsyncIterator[Facade]:
+async def facade(
+    request: pytest.FixtureRequest, cql_session: Any, keyspace: str
+) -> AsyncIterator[Facade]:
     """A set-up store in a fresh keyspace, over each facade in turn."""
     store = make_store(request.param, cql_session, keyspace)
     await setup_store(store)
-    yield Facade(store)
+    return Facade(store)
 
 
 @pytest.fixture

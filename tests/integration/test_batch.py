@@ -117,7 +117,12 @@ async def test_same_key_last_wins_in_both_batch_types(facade: Facade, batch_type
 async def test_reads_see_state_before_the_batch(facade: Facade) -> None:
     await facade.put(NS, "k", {"v": "before"})
     results = await facade.batch(
-        [PutOp(NS, "k", {"v": "after"}), GetOp(NS, "k"), PutOp(NS, "new", {"v": 1}), GetOp(NS, "new")]
+        [
+            PutOp(NS, "k", {"v": "after"}),
+            GetOp(NS, "k"),
+            PutOp(NS, "new", {"v": 1}),
+            GetOp(NS, "new"),
+        ]
     )
     assert results[1].value == {"v": "before"}
     assert results[3] is None
@@ -190,23 +195,26 @@ async def test_unlogged_5000_ops_over_50_namespaces_all_land(
     await facade.batch(ops)
     assert count_rows(cql_session, keyspace) == 5000
     stats = facade.store.get_metrics()["batch_stats"]
-    # 100 ops per namespace fit in one partition batch each (max 100 ops).
-    assert stats["unlogged_batches"] >= 50
+    # 100 ops per namespace, split below the 50-op warn threshold: two batches each.
+    assert stats["unlogged_batches"] == 100
     got = await facade.batch([GetOp(("bulk", f"ns{i % 50}"), f"k{i}") for i in range(0, 5000, 97)])
     assert [g.value["i"] for g in got] == list(range(0, 5000, 97))
 
 
-async def test_unlogged_partition_split_by_count(facade: Facade, cql_session: Any, keyspace: str) -> None:
+async def test_unlogged_partition_split_by_count(
+    facade: Facade, cql_session: Any, keyspace: str
+) -> None:
     ops = [PutOp(NS, f"k{i}", {"i": i}) for i in range(250)]
-    with pytest.warns(StoreBatchSizeWarning):
-        await facade.batch(ops)
+    await facade.batch(ops)  # split automatically: no StoreBatchSizeWarning (warnings are errors)
     assert count_rows(cql_session, keyspace) == 250
-    assert facade.store.get_metrics()["batch_stats"]["unlogged_batches"] == 3
+    assert facade.store.get_metrics()["batch_stats"]["unlogged_batches"] == 5
 
 
 async def test_unlogged_split_by_bytes(cql_session: Any, keyspace: str) -> None:
     store = make_store(
-        "sync", cql_session, keyspace,
+        "sync",
+        cql_session,
+        keyspace,
         limits=BatchLimits(max_ops=100, warn_ops=100, max_bytes=20_000, warn_bytes=20_000),
     )
     await setup_store(store)
@@ -242,7 +250,9 @@ async def test_large_batch_warns(facade: Facade) -> None:
     assert (await facade.get(NS, "k59")).value == {"i": 59}
 
 
-async def test_exactly_100_logged_ops_succeed(facade: Facade, cql_session: Any, keyspace: str) -> None:
+async def test_exactly_100_logged_ops_succeed(
+    facade: Facade, cql_session: Any, keyspace: str
+) -> None:
     ops = [PutOp(NS, f"k{i}", {"i": i}) for i in range(100)]
     with pytest.warns(StoreBatchSizeWarning):
         await facade.batch(ops, batch_type="LOGGED")
@@ -291,8 +301,15 @@ async def test_unknown_batch_type_is_rejected(facade: Facade) -> None:
 async def test_values_round_trip_rich_types(facade: Facade) -> None:
     when = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
     value = {
-        "s": "héllo", "i": -(2**63), "u": 2**64 - 1, "f": 0.1, "b": False, "n": None,
-        "l": [1, [2, {"x": b"bytes"}]], "when": when, "nested": {"deep": {"er": True}},
+        "s": "héllo",
+        "i": -(2**63),
+        "u": 2**64 - 1,
+        "f": 0.1,
+        "b": False,
+        "n": None,
+        "l": [1, [2, {"x": b"bytes"}]],
+        "when": when,
+        "nested": {"deep": {"er": True}},
     }
     await facade.put(NS, "rich", value)
     assert (await facade.get(NS, "rich")).value == value
@@ -316,12 +333,14 @@ async def test_ttl_is_applied_in_seconds_rounded_up(
     facade: Facade, cql_session: Any, keyspace: str
 ) -> None:
     await facade.batch(
-        [PutOp(NS, "short", {"v": 1}, ttl=0.01), PutOp(NS, "long", {"v": 2}, ttl=10),
-         PutOp(NS, "forever", {"v": 3})]
+        [
+            PutOp(NS, "short", {"v": 1}, ttl=0.01),
+            PutOp(NS, "long", {"v": 2}, ttl=10),
+            PutOp(NS, "forever", {"v": 3}),
+        ]
     )
     rows = {
-        r[0]: r[1]
-        for r in cql_session.execute(f"SELECT key, TTL(value) FROM {keyspace}.items")
+        r[0]: r[1] for r in cql_session.execute(f"SELECT key, TTL(value) FROM {keyspace}.items")
     }
     assert 0 < rows["short"] <= 1  # 0.6 s rounds up to 1 s
     assert 590 <= rows["long"] <= 600
@@ -330,8 +349,11 @@ async def test_ttl_is_applied_in_seconds_rounded_up(
 
 async def test_ttl_expires_on_the_server_mixed_ttls_separately(facade: Facade) -> None:
     await facade.batch(
-        [PutOp(NS, "soon", {"v": 1}, ttl=1 / 60), PutOp(NS, "later", {"v": 2}, ttl=30),
-         PutOp(NS, "never", {"v": 3})]
+        [
+            PutOp(NS, "soon", {"v": 1}, ttl=1 / 60),
+            PutOp(NS, "later", {"v": 2}, ttl=30),
+            PutOp(NS, "never", {"v": 3}),
+        ]
     )
     assert (await facade.get(NS, "soon", refresh_ttl=False)) is not None
 
@@ -382,14 +404,18 @@ async def test_put_without_ttl_clears_previous_ttl(
     await facade.put(NS, "k", {"v": 1}, ttl=1)
     await facade.put(NS, "k", {"v": 2})
     row = cql_session.execute(
-        f"SELECT TTL(value), ttl FROM {keyspace}.items WHERE namespace = 'users.alice' AND key = 'k'"
+        f"SELECT TTL(value), ttl FROM {keyspace}.items "
+        "WHERE namespace = 'users.alice' AND key = 'k'"
     ).one()
     assert row[0] is None
     assert row[1] == 0
     await facade.get(NS, "k")  # a refresh must not bring a TTL back
-    assert cql_session.execute(
-        f"SELECT TTL(value) FROM {keyspace}.items WHERE namespace = 'users.alice' AND key = 'k'"
-    ).one()[0] is None
+    assert (
+        cql_session.execute(
+            f"SELECT TTL(value) FROM {keyspace}.items WHERE namespace = 'users.alice' AND key = 'k'"
+        ).one()[0]
+        is None
+    )
 
 
 async def test_client_timestamp_is_pinned_per_call(
@@ -403,8 +429,8 @@ async def test_client_timestamp_is_pinned_per_call(
 
 
 async def test_store_config_from_connect_uses_env_hosts(keyspace: str) -> None:
-    from tests.conftest import node_hosts, node_port
     from scyllabatch import AsyncStore, Store
+    from tests.conftest import node_hosts, node_port
 
     with Store.connect(hosts=node_hosts(), port=node_port(), keyspace=keyspace) as store:
         store.setup()

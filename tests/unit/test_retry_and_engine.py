@@ -56,7 +56,9 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("kind", "read", "idempotent", "non_idempotent"), TABLE)
-def test_classification_table(kind: ErrorKind, read: bool, idempotent: bool, non_idempotent: bool) -> None:
+def test_classification_table(
+    kind: ErrorKind, read: bool, idempotent: bool, non_idempotent: bool
+) -> None:
     assert is_retryable(kind, WriteKind.READ) is read
     assert is_retryable(kind, WriteKind.IDEMPOTENT_WRITE) is idempotent
     assert is_retryable(kind, WriteKind.NON_IDEMPOTENT_WRITE) is non_idempotent
@@ -82,7 +84,9 @@ def test_error_categories(kind: ErrorKind, expected: type) -> None:
     assert category(kind) is expected
 
 
-def plan_for(ops: list[Any], batch_type: BatchType = BatchType.UNLOGGED, max_retries: int = 3) -> tuple[Any, CallContext]:
+def plan_for(
+    ops: list[Any], batch_type: BatchType = BatchType.UNLOGGED, max_retries: int = 3
+) -> tuple[Any, CallContext]:
     plan = plan_call(validate_ops(ops, codec), batch_type, 1_000, BatchLimits(), codec, 100)
     ctx = CallContext(
         retry=RetryPolicy(max_retries=max_retries, retry_delay=0.1, retry_backoff=2.0, jitter=0.0),
@@ -97,7 +101,9 @@ def plan_for(ops: list[Any], batch_type: BatchType = BatchType.UNLOGGED, max_ret
 Answer = Callable[[Request, int], Any]
 
 
-def drive(plan: Any, ctx: CallContext, answer: Answer) -> tuple[list[Any], list[float], list[Request]]:
+def drive(
+    plan: Any, ctx: CallContext, answer: Answer
+) -> tuple[list[Any], list[float], list[Request]]:
     """Play the facade: ``answer(request, attempt)`` returns a Rows or a Failure."""
     sleeps: list[float] = []
     sent: list[Request] = []
@@ -263,7 +269,12 @@ def test_empty_batch_yields_nothing() -> None:
 
 def test_timestamp_clock_strictly_increases() -> None:
     clock = TimestampClock()
-    assert [clock.next(100), clock.next(100), clock.next(50), clock.next(500)] == [100, 101, 102, 500]
+    assert [clock.next(100), clock.next(100), clock.next(50), clock.next(500)] == [
+        100,
+        101,
+        102,
+        500,
+    ]
 
 
 def test_retry_policy_delay_bounds() -> None:

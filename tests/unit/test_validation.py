@@ -31,11 +31,29 @@ NS = ("a", "b")
 def test_public_api_is_pinned() -> None:
     assert sorted(scyllabatch.__all__) == sorted(
         [
-            "IMPLEMENTATION", "AsyncStore", "BatchLimits", "BatchType", "GetOp", "Item",
-            "ListNamespacesOp", "MatchCondition", "PutOp", "RetryPolicy", "SearchItem", "SearchOp",
-            "Store", "StoreBatchSizeWarning", "StoreConfig", "StoreConnectionError", "StoreError",
-            "StorePartialWriteError", "StoreQueryError", "StoreTimeoutError",
-            "StoreUnavailableError", "StoreValidationError", "__version__",
+            "IMPLEMENTATION",
+            "AsyncStore",
+            "BatchLimits",
+            "BatchType",
+            "GetOp",
+            "Item",
+            "ListNamespacesOp",
+            "MatchCondition",
+            "PutOp",
+            "RetryPolicy",
+            "SearchItem",
+            "SearchOp",
+            "Store",
+            "StoreBatchSizeWarning",
+            "StoreConfig",
+            "StoreConnectionError",
+            "StoreError",
+            "StorePartialWriteError",
+            "StoreQueryError",
+            "StoreTimeoutError",
+            "StoreUnavailableError",
+            "StoreValidationError",
+            "__version__",
         ]
     )
     for name in scyllabatch.__all__:
@@ -43,16 +61,26 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_error_tree() -> None:
-    for name in ["StoreValidationError", "StoreQueryError", "StoreTimeoutError",
-                 "StoreUnavailableError", "StoreConnectionError", "StorePartialWriteError"]:
+    for name in [
+        "StoreValidationError",
+        "StoreQueryError",
+        "StoreTimeoutError",
+        "StoreUnavailableError",
+        "StoreConnectionError",
+        "StorePartialWriteError",
+    ]:
         assert issubclass(getattr(scyllabatch, name), scyllabatch.StoreError)
 
 
 def test_op_field_order_and_defaults_match_langgraph() -> None:
     base = pytest.importorskip("langgraph.store.base")
-    for ours, theirs in [(GetOp, base.GetOp), (PutOp, base.PutOp), (SearchOp, base.SearchOp),
-                         (ListNamespacesOp, base.ListNamespacesOp),
-                         (MatchCondition, base.MatchCondition)]:
+    for ours, theirs in [
+        (GetOp, base.GetOp),
+        (PutOp, base.PutOp),
+        (SearchOp, base.SearchOp),
+        (ListNamespacesOp, base.ListNamespacesOp),
+        (MatchCondition, base.MatchCondition),
+    ]:
         assert ours._fields == theirs._fields
         assert ours._field_defaults == theirs._field_defaults
 
@@ -66,7 +94,12 @@ def test_langgraph_ops_are_accepted_as_they_are() -> None:
         base.ListNamespacesOp((base.MatchCondition("prefix", ("x",)),), max_depth=2),
     ]
     normalized = validate_ops(ops, codec)
-    assert [type(n).__name__ for n in normalized] == ["PutWrite", "GetRead", "SearchRead", "ListRead"]
+    assert [type(n).__name__ for n in normalized] == [
+        "PutWrite",
+        "GetRead",
+        "SearchRead",
+        "ListRead",
+    ]
     assert normalized[0].ttl_seconds == 90  # type: ignore[union-attr]
 
 
@@ -105,8 +138,10 @@ def test_bad_ttls(ttl: Any) -> None:
         (SearchOp(NS, query="semantic"), "query"),
         (ListNamespacesOp(limit=-5), "limit"),
         (ListNamespacesOp(max_depth=0), "max_depth"),
-        (ListNamespacesOp(match_conditions=(MatchCondition("middle", ("a",)),)),  # type: ignore[arg-type]
-         "match_conditions[0].match_type"),
+        (
+            ListNamespacesOp(match_conditions=(MatchCondition("middle", ("a",)),)),  # type: ignore[arg-type]
+            "match_conditions[0].match_type",
+        ),
     ],
 )
 def test_bad_ops_name_index_and_field(op: Any, field: str) -> None:
@@ -134,8 +169,9 @@ def test_batch_type_parsing() -> None:
         parse_batch_type("COUNTER")
 
 
-def plan(ops: list[Any], batch_type: BatchType = BatchType.UNLOGGED,
-         limits: BatchLimits | None = None) -> Any:
+def plan(
+    ops: list[Any], batch_type: BatchType = BatchType.UNLOGGED, limits: BatchLimits | None = None
+) -> Any:
     return plan_call(validate_ops(ops, codec), batch_type, 1, limits or BatchLimits(), codec, 100)
 
 
@@ -149,16 +185,19 @@ def test_merged_duplicates_do_not_count_against_the_limit() -> None:
     assert len(plan(ops, BatchType.LOGGED).writes) == 1
 
 
-def test_warn_threshold() -> None:
+def test_logged_above_warn_threshold_warns() -> None:
     with pytest.warns(StoreBatchSizeWarning):
         plan([PutOp(NS, f"k{i}", {}) for i in range(51)], BatchType.LOGGED)
-    with pytest.warns(StoreBatchSizeWarning):
-        plan([PutOp(NS, f"k{i}", {}) for i in range(51)])
 
 
-def test_no_warning_when_unlogged_spreads_over_partitions(recwarn: pytest.WarningsRecorder) -> None:
-    plan([PutOp(("n", str(i % 10)), f"k{i}", {}) for i in range(100)])
+def test_unlogged_is_split_below_the_warn_threshold(recwarn: pytest.WarningsRecorder) -> None:
+    from scyllabatch._core.planner import _partition_chunks
+
+    big = plan([PutOp(NS, f"k{i}", {"pad": "x" * 100}) for i in range(260)])
     assert not [w for w in recwarn if issubclass(w.category, StoreBatchSizeWarning)]
+    assert [len(c) for c in _partition_chunks(big.writes, BatchLimits())] == [50] * 5 + [10]
+    by_bytes = _partition_chunks(big.writes, BatchLimits(max_bytes=2_000, warn_bytes=1_000))
+    assert all(sum(w.estimated_bytes for w in chunk) <= 1_000 for chunk in by_bytes)
 
 
 def test_config_validation() -> None:
