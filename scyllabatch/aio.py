@@ -8,6 +8,7 @@ are bounded by a semaphore, and optionally rate-limited with ``asyncio-throttle`
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -16,7 +17,7 @@ from asyncio_throttle.throttler import Throttler
 
 from scyllabatch import _driver
 from scyllabatch._base import PreparedCall, StoreBase, as_labels, config_from, list_namespaces_op
-from scyllabatch._core.engine import run_call
+from scyllabatch._core.engine import Engine, run_call
 from scyllabatch._core.requests import Execute, Outcome, Request
 from scyllabatch.config import StoreConfig
 from scyllabatch.ops import BatchType, GetOp, Item, Op, PutOp, SearchItem, SearchOp
@@ -25,11 +26,19 @@ __all__ = ["AsyncStore"]
 
 # Planning a call this large (validation and encoding) runs in a thread, keeping the loop free.
 _PLAN_IN_THREAD_ABOVE = 256
+# Longest stretch the request dispatcher runs before handing the loop back.
+_LOOP_SLICE_SECONDS = 0.002
 
 
-def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
-    if not future.done():  # the awaiting task may have been cancelled meanwhile
-        future.set_result(outcome)
+def _advance(engine: Engine, reply: Any) -> tuple[bool, Any]:
+    """One engine step: ``(False, command)``, or ``(True, results)`` when it has finished.
+
+    ``StopIteration`` cannot cross ``asyncio.to_thread``, hence the flag.
+    """
+    try:
+        return False, engine.send(reply)
+    except StopIteration as stop:
+        return True, stop.value
 
 
 class AsyncStore(StoreBase):
@@ -120,18 +129,23 @@ class AsyncStore(StoreBase):
             if statements is None:
                 statements = await asyncio.to_thread(self._prepare_statements_blocking)
             engine = run_call(call.plan, call.context)
-            try:
-                command = next(engine)
-                while True:
-                    if isinstance(command, Execute):
-                        reply: Any = await self._execute(statements, command.requests)
-                    else:
-                        await asyncio.sleep(command.seconds)
-                        reply = None
-                    command = engine.send(reply)
-            except StopIteration as stop:
-                results: list[Any] = stop.value
-                return results
+            # Steps of a large call (building thousands of statements, folding results) run in a
+            # thread, so the loop keeps turning; small calls step inline.
+            offload = call.plan.size > _PLAN_IN_THREAD_ABOVE
+            reply: Any = None
+            while True:
+                if offload:
+                    done, command = await asyncio.to_thread(_advance, engine, reply)
+                else:
+                    done, command = _advance(engine, reply)
+                if done:
+                    results: list[Any] = command
+                    return results
+                if isinstance(command, Execute):
+                    reply = await self._execute(statements, command.requests)
+                else:
+                    await asyncio.sleep(command.seconds)
+                    reply = None
         except BaseException as exc:
             error = exc
             raise
@@ -141,27 +155,40 @@ class AsyncStore(StoreBase):
     async def _execute(
         self, statements: _driver.Statements, requests: Sequence[Request]
     ) -> list[Outcome]:
-        loop = asyncio.get_running_loop()
-        return list(await asyncio.gather(*(self._one(loop, statements, r) for r in requests)))
+        """Send requests (bounded by the semaphore) and await every outcome.
 
-    async def _one(
-        self, loop: asyncio.AbstractEventLoop, statements: _driver.Statements, request: Request
-    ) -> Outcome:
-        async with self._slots:
+        One dispatcher instead of a task per request: cheaper, and it hands the loop back every
+        couple of milliseconds so a large call never stalls other tasks.
+        """
+        loop = asyncio.get_running_loop()
+        slots = self._slots
+        futures: list[asyncio.Future[Outcome]] = []
+
+        def settle(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+            slots.release()
+            if not future.done():  # the awaiting call may have been cancelled meanwhile
+                future.set_result(outcome)
+
+        slice_started = time.perf_counter()
+        for request in requests:
+            await slots.acquire()
             if self._throttler is not None:
                 async with self._throttler:
                     pass
             future: asyncio.Future[Outcome] = loop.create_future()
+            futures.append(future)
 
-            def on_rows(_rows: Any, response: Any) -> None:
+            def on_rows(
+                _rows: Any, response: Any, future: asyncio.Future[Outcome] = future
+            ) -> None:
                 try:
                     outcome: Outcome = _driver.rows_outcome(response.result())
                 except BaseException as exc:
                     outcome = _driver.failure(exc)
-                loop.call_soon_threadsafe(_resolve, future, outcome)
+                loop.call_soon_threadsafe(settle, future, outcome)
 
-            def on_error(exc: BaseException) -> None:
-                loop.call_soon_threadsafe(_resolve, future, _driver.failure(exc))
+            def on_error(exc: BaseException, future: asyncio.Future[Outcome] = future) -> None:
+                loop.call_soon_threadsafe(settle, future, _driver.failure(exc))
 
             try:
                 response = self.session.execute_async(
@@ -171,9 +198,15 @@ class AsyncStore(StoreBase):
                     paging_state=request.paging_state,
                 )
             except Exception as exc:
-                return _driver.failure(exc)
-            response.add_callbacks(callback=on_rows, callback_args=(response,), errback=on_error)
-            return await future
+                settle(future, _driver.failure(exc))
+            else:
+                response.add_callbacks(
+                    callback=on_rows, callback_args=(response,), errback=on_error
+                )
+            if time.perf_counter() - slice_started > _LOOP_SLICE_SECONDS:
+                await asyncio.sleep(0)
+                slice_started = time.perf_counter()
+        return list(await asyncio.gather(*futures))
 
     # -- single-op helpers -------------------------------------------------------------------
 

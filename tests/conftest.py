@@ -40,10 +40,17 @@ def node_port() -> int:
 @pytest.fixture(scope="session")
 def cql_session() -> Iterator[Any]:
     """One driver session for the whole run (connecting is slow)."""
-    from cassandra.cluster import Cluster, NoHostAvailable
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
+    from cassandra.policies import RoundRobinPolicy
 
     hosts = node_hosts()
-    cluster = Cluster(contact_points=hosts, port=node_port(), connect_timeout=10)
+    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=60)
+    cluster = Cluster(
+        contact_points=hosts,
+        port=node_port(),
+        connect_timeout=10,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+    )
     try:
         session = cluster.connect()
     except NoHostAvailable as exc:

@@ -7,6 +7,7 @@ the asyncio facades are small loops with no logic of their own to drift apart.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from scyllabatch.ops import BatchType, Item
 
 Engine = Generator[Command, Any, list[Any]]
 
+logger = logging.getLogger("scyllabatch")
+
 
 @dataclass(slots=True)
 class CallStats:
@@ -35,6 +38,7 @@ class CallStats:
     single_writes: int = 0
     internal_writes: int = 0
     retries: int = 0
+    retry_delays: list[float] = field(default_factory=list)
     rows_read: int = 0
     error_kinds: list[str] = field(default_factory=list)
 
@@ -121,7 +125,17 @@ def _execute(
         if retry:
             ctx.stats.retries += len(retry)
             attempt = max(a for _, a in retry)
-            yield Sleep(ctx.retry.delay(attempt, ctx.random_unit()))
+            delay = ctx.retry.delay(attempt, ctx.random_unit())
+            ctx.stats.retry_delays.append(delay)
+            logger.info(
+                "retrying %d request(s) in %.3f s (attempt %d of %d) after %s",
+                len(retry),
+                delay,
+                attempt,
+                ctx.retry.max_retries,
+                ", ".join(sorted(set(ctx.stats.error_kinds[-len(retry) :]))),
+            )
+            yield Sleep(delay)
         pending = follow + retry
     return failures
 
