@@ -29,4 +29,4 @@ def test_readme_example_runs(index: int, keyspace: str) -> None:
     code = code.replace("port=9042", f"port={node_port()}")
     code = code.replace('keyspace="scyllabatch"', f"keyspace={keyspace!r}")
     assert keyspace in code
-    exec(compile(code, f"README.md[python block {index}]", "exec"), {"__name__": "__readme__"})  # noqa: S102
+    exec(compile(code, f"README.md[python block {index}]", "exec"), {"__name__": "__readme__"})
