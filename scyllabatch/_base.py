@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,7 +21,7 @@ from scyllabatch._core.validation import parse_batch_type, validate_ops
 from scyllabatch._impl import codec
 from scyllabatch.config import StoreConfig
 from scyllabatch.errors import StoreError, StoreQueryError, StoreValidationError
-from scyllabatch.metrics import Metrics
+from scyllabatch.metrics import Metrics, prometheus_text
 from scyllabatch.ops import BatchType, ListNamespacesOp, MatchCondition, Op
 
 # Remember at most this many registered namespaces per store (then start over).
@@ -220,3 +220,13 @@ class StoreBase:
     def reset_metrics(self) -> None:
         """Reset every metric to zero."""
         self._metrics.reset()
+
+    def metrics_text(
+        self, *, prefix: str = "scyllabatch", labels: Mapping[str, str] | None = None
+    ) -> str:
+        """The metrics in the Prometheus text format.
+
+        See :func:`scyllabatch.metrics.prometheus_text`. No I/O: serve it from your HTTP endpoint
+        with ``Content-Type: text/plain; version=0.0.4``.
+        """
+        return prometheus_text(self._metrics.snapshot(), prefix=prefix, labels=labels)

@@ -7,6 +7,7 @@ into driver statements, and classifying driver exceptions for the retry policy.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,6 +62,12 @@ PROFILE = "scyllabatch"
 # The SDK alone decides what is re-sent: the driver must never retry behind its back.
 NO_DRIVER_RETRIES = FallthroughRetryPolicy()
 
+# The driver leaves Nagle's algorithm on and writes any request above 4 KiB (after compression)
+# in 4 KiB pieces: the last piece then waits for the server's delayed ACK, about 40 ms on Linux.
+# A 100-put batch of 300-byte values took 45 ms instead of 2 ms. (The Java driver sets
+# TCP_NODELAY by default too.)
+SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
 _DRIVER_BATCH_TYPES = {
     BatchType.LOGGED: DriverBatchType.LOGGED,
     BatchType.UNLOGGED: DriverBatchType.UNLOGGED,
@@ -106,6 +113,7 @@ def connect(config: StoreConfig) -> tuple[Cluster, Session]:
         ssl_context=config.ssl_context,
         connect_timeout=config.connect_timeout,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile, PROFILE: profile},
+        sockopts=SOCKET_OPTIONS,
     )
     try:
         session = cluster.connect()
@@ -153,14 +161,19 @@ class Statements:
             self.prepared[statement] = prepared
 
     def build(self, request: Request) -> DriverStatement:
-        """The driver statement for one engine request."""
+        """The driver statement for one engine request.
+
+        Runs once per request on the hot path: the common case (a batch of one statement kind)
+        looks its prepared statement up once, and the driver binds each row as it adds it.
+        """
         consistency = (
             self.write_consistency
             if request.consistency is Consistency.WRITE
             else self.read_consistency
         )
+        queries = request.queries
         if request.batch_type is None:
-            query = request.queries[0]
+            query = queries[0]
             bound = self.prepared[query.statement].bind(query.params)
             bound.consistency_level = consistency
             bound.retry_policy = NO_DRIVER_RETRIES
@@ -174,18 +187,30 @@ class Statements:
             consistency_level=consistency,
         )
         prepared = self.prepared
-        for query in request.queries:
-            batch.add(prepared[query.statement].bind(query.params))
+        add = batch.add
+        kind: schema.Statement | None = None
+        target: PreparedStatement | None = None
+        for query in queries:
+            if query.statement is not kind:
+                kind = query.statement
+                target = prepared[kind]
+            add(target, query.params)
         batch.is_idempotent = request.idempotent
         return batch
 
 
-def rows_outcome(result: Any) -> Rows:
-    """Turn a driver ``ResultSet`` (its current page only) into a :class:`Rows` outcome."""
-    rows = result.current_rows
-    if rows and isinstance(rows[0], Mapping):
-        rows = [tuple(row.values()) for row in rows]
-    return Rows(rows=list(rows) if rows else [], paging_state=result.paging_state)
+def callback_outcome(rows: Any, response: Any) -> Rows:
+    """The :class:`Rows` outcome of a ``ResponseFuture`` callback, without building a ResultSet.
+
+    ``rows`` is what the driver passes to the callback: the current page's rows (``None`` for
+    a write). The paging state is looked up only when there is a next page.
+    """
+    paging_state = response.result().paging_state if response.has_more_pages else None
+    if not rows:
+        return Rows(rows=[], paging_state=paging_state)
+    if isinstance(rows[0], Mapping):  # a session whose default row factory makes dicts
+        return Rows(rows=[tuple(row.values()) for row in rows], paging_state=paging_state)
+    return Rows(rows=rows if type(rows) is list else list(rows), paging_state=paging_state)
 
 
 def classify(error: BaseException) -> ErrorKind:

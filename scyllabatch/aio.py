@@ -158,55 +158,68 @@ class AsyncStore(StoreBase):
         """Send requests (bounded by the semaphore) and await every outcome.
 
         One dispatcher instead of a task per request: cheaper, and it hands the loop back every
-        couple of milliseconds so a large call never stalls other tasks.
+        couple of milliseconds so a large call never stalls other tasks. Outcomes are settled
+        in the loop (``call_soon_threadsafe``); one future resolves when the last one arrives.
         """
         loop = asyncio.get_running_loop()
         slots = self._slots
-        futures: list[asyncio.Future[Outcome]] = []
+        count = len(requests)
+        outcomes: list[Any] = [None] * count
+        remaining = count
+        all_done: asyncio.Future[None] = loop.create_future()
 
-        def settle(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+        def settle(index: int, outcome: Outcome) -> None:
+            nonlocal remaining
             slots.release()
-            if not future.done():  # the awaiting call may have been cancelled meanwhile
-                future.set_result(outcome)
+            outcomes[index] = outcome
+            remaining -= 1
+            if not remaining and not all_done.done():  # the call may have been cancelled
+                all_done.set_result(None)
 
-        slice_started = time.perf_counter()
-        for request in requests:
-            await slots.acquire()
-            if self._throttler is not None:
-                async with self._throttler:
-                    pass
-            future: asyncio.Future[Outcome] = loop.create_future()
-            futures.append(future)
-
-            def on_rows(
-                _rows: Any, response: Any, future: asyncio.Future[Outcome] = future
-            ) -> None:
-                try:
-                    outcome: Outcome = _driver.rows_outcome(response.result())
-                except BaseException as exc:
-                    outcome = _driver.failure(exc)
-                loop.call_soon_threadsafe(settle, future, outcome)
-
-            def on_error(exc: BaseException, future: asyncio.Future[Outcome] = future) -> None:
-                loop.call_soon_threadsafe(settle, future, _driver.failure(exc))
-
+        def on_rows(rows: Any, index: int, response: Any) -> None:
             try:
-                response = self.session.execute_async(
+                outcome: Outcome = _driver.callback_outcome(rows, response)
+            except BaseException as exc:
+                outcome = _driver.failure(exc)
+            loop.call_soon_threadsafe(settle, index, outcome)
+
+        def on_error(exc: BaseException, index: int) -> None:
+            loop.call_soon_threadsafe(settle, index, _driver.failure(exc))
+
+        session = self.session
+        timeout = self.config.request_timeout
+        profile = self._profile
+        slice_started = time.perf_counter()
+        for index, request in enumerate(requests):
+            await slots.acquire()
+            try:
+                if self._throttler is not None:
+                    async with self._throttler:
+                        pass
+                response = session.execute_async(
                     statements.build(request),
-                    timeout=self.config.request_timeout,
-                    execution_profile=self._profile,
+                    timeout=timeout,
+                    execution_profile=profile,
                     paging_state=request.paging_state,
                 )
             except Exception as exc:
-                settle(future, _driver.failure(exc))
+                settle(index, _driver.failure(exc))
+            except BaseException:  # cancelled before sending: give the slot back
+                slots.release()
+                raise
             else:
                 response.add_callbacks(
-                    callback=on_rows, callback_args=(response,), errback=on_error
+                    callback=on_rows,
+                    callback_args=(index, response),
+                    errback=on_error,
+                    errback_args=(index,),
                 )
             if time.perf_counter() - slice_started > _LOOP_SLICE_SECONDS:
                 await asyncio.sleep(0)
                 slice_started = time.perf_counter()
-        return list(await asyncio.gather(*futures))
+        if count:
+            await all_done
+        return outcomes
 
     # -- single-op helpers -------------------------------------------------------------------
 

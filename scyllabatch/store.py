@@ -39,6 +39,43 @@ class _RateLimiter:
             time.sleep(start - now)
 
 
+class _Slots:
+    """Requests in flight of one store, at most ``size``: the blocking facade's semaphore.
+
+    A counter under a plain lock, so the hot path (a slot is free; a response gives its slot
+    back) costs one uncontended lock; only a sender that finds no free slot waits on the
+    condition. :meth:`take` hands out several slots at once to a call with many requests.
+    """
+
+    __slots__ = ("_free", "_lock", "_ready", "_waiting")
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._waiting = 0
+
+    def take(self, wanted: int) -> int:
+        """Wait until a slot is free; take up to ``wanted`` (at least one) and return how many."""
+        with self._lock:
+            while not self._free:
+                self._waiting += 1
+                try:
+                    self._ready.wait()
+                finally:
+                    self._waiting -= 1
+            taken = min(wanted, self._free)
+            self._free -= taken
+            return taken
+
+    def give(self, count: int = 1) -> None:
+        """Give ``count`` slots back."""
+        with self._lock:
+            self._free += count
+            if self._waiting:
+                self._ready.notify(count)
+
+
 class Store(StoreBase):
     """A blocking store over a ScyllaDB/Cassandra session.
 
@@ -56,7 +93,7 @@ class Store(StoreBase):
         cluster: Any = None,
     ) -> None:
         super().__init__(session, keyspace, config=config, cluster=cluster)
-        self._slots = threading.BoundedSemaphore(self.config.max_concurrency)
+        self._slots = _Slots(self.config.max_concurrency)
         rate = self.config.requests_per_second
         self._rate = _RateLimiter(rate) if rate else None
 
@@ -140,8 +177,9 @@ class Store(StoreBase):
         self, statements: _driver.Statements, requests: Sequence[Request]
     ) -> list[Outcome]:
         """Run requests concurrently (bounded by ``max_concurrency``); wait for all."""
-        outcomes: list[Any] = [None] * len(requests)
-        remaining = len(requests)
+        count = len(requests)
+        outcomes: list[Any] = [None] * count
+        remaining = count
         lock = threading.Lock()
         done = threading.Event()
         slots = self._slots
@@ -149,43 +187,54 @@ class Store(StoreBase):
         def finish(index: int, outcome: Outcome) -> None:
             nonlocal remaining
             outcomes[index] = outcome
-            slots.release()
+            slots.give()
             with lock:
                 remaining -= 1
-                if remaining == 0:
-                    done.set()
+                last = remaining == 0
+            if last:
+                done.set()
 
-        def on_rows(_rows: Any, index: int, future: Any) -> None:
+        def on_rows(rows: Any, index: int, future: Any) -> None:
             try:
-                finish(index, _driver.rows_outcome(future.result()))
+                outcome: Outcome = _driver.callback_outcome(rows, future)
             except BaseException as exc:  # never leave the waiter hanging
-                finish(index, _driver.failure(exc))
+                outcome = _driver.failure(exc)
+            finish(index, outcome)
 
         def on_error(exc: BaseException, index: int) -> None:
             finish(index, _driver.failure(exc))
 
         session = self.session
         timeout = self.config.request_timeout
-        for index, request in enumerate(requests):
-            slots.acquire()
-            if self._rate is not None:
-                self._rate.wait()
-            try:
-                future = session.execute_async(
-                    statements.build(request),
-                    timeout=timeout,
-                    execution_profile=self._profile,
-                    paging_state=request.paging_state,
+        profile = self._profile
+        rate = self._rate
+        credit = 0  # slots taken and not used yet
+        try:
+            for index, request in enumerate(requests):
+                if not credit:
+                    credit = slots.take(count - index)
+                credit -= 1
+                if rate is not None:
+                    rate.wait()
+                try:
+                    future = session.execute_async(
+                        statements.build(request),
+                        timeout=timeout,
+                        execution_profile=profile,
+                        paging_state=request.paging_state,
+                    )
+                except Exception as exc:
+                    finish(index, _driver.failure(exc))
+                    continue
+                future.add_callbacks(
+                    callback=on_rows,
+                    callback_args=(index, future),
+                    errback=on_error,
+                    errback_args=(index,),
                 )
-            except Exception as exc:
-                finish(index, _driver.failure(exc))
-                continue
-            future.add_callbacks(
-                callback=on_rows,
-                callback_args=(index, future),
-                errback=on_error,
-                errback_args=(index,),
-            )
+        finally:
+            if credit:
+                slots.give(credit)
         done.wait()
         return outcomes
 
