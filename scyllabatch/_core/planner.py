@@ -268,7 +268,7 @@ def write_requests(
                     )
                 )
     requests.extend(_refresh_requests(plan, refreshes, limits))
-    return requests, _registry_requests(plan, registered)
+    return requests, _registry_requests(plan, registered, limits)
 
 
 def _refresh_requests(
@@ -320,9 +320,15 @@ def _refresh_requests(
 
 
 def _registry_requests(
-    plan: CallPlan, registered: Collection[str]
+    plan: CallPlan, registered: Collection[str], limits: BatchLimits
 ) -> list[tuple[Request, list[str]]]:
-    """Register namespaces written by this call that this store has not registered before."""
+    """Register namespaces written by this call that this store has not registered before.
+
+    Every request carries the root's row together with its namespaces' rows, so a namespace is
+    remembered as registered (after its request succeeded) only once its root is registered too:
+    a root missing after a partial failure would hide the namespace from unprefixed listings.
+    Requests are split like data writes (count and bytes, below the warn thresholds).
+    """
     timestamp = plan.timestamp_us
     by_root: dict[str, dict[str, list[int]]] = {}
     for write in plan.writes:
@@ -332,22 +338,24 @@ def _registry_requests(
         by_root.setdefault(put.namespace[0], {}).setdefault(put.partition, []).extend(
             write.op_indices
         )
+    max_names = max(1, min(limits.max_ops, limits.warn_ops) - 1)
+    max_bytes = min(limits.max_bytes, limits.warn_bytes)
     pairs: list[tuple[Request, list[str]]] = []
     for root, partitions in by_root.items():
-        names = list(partitions)
-        indices = sorted({i for ix in partitions.values() for i in ix})
-        queries = [Query(Statement.REGISTER_NAMESPACE, (root, name, timestamp)) for name in names]
-        pairs.append((_request(queries, BatchType.UNLOGGED, indices, 0, internal=True), names))
-        pairs.append(
-            (
-                _request(
-                    [Query(Statement.REGISTER_ROOT, (ROOTS_PARTITION, root, timestamp))],
-                    BatchType.UNLOGGED,
-                    indices,
-                    0,
-                    internal=True,
-                ),
-                [],
-            )
-        )
+        root_bytes = 2 * len(root.encode("utf-8")) + STATEMENT_OVERHEAD_BYTES
+        chunks: list[list[str]] = [[]]
+        size = root_bytes
+        for name in partitions:
+            estimated = len(root.encode("utf-8")) + len(name.encode("utf-8"))
+            estimated += STATEMENT_OVERHEAD_BYTES
+            if chunks[-1] and (len(chunks[-1]) >= max_names or size + estimated > max_bytes):
+                chunks.append([])
+                size = root_bytes
+            chunks[-1].append(name)
+            size += estimated
+        for names in chunks:
+            queries = [Query(Statement.REGISTER_ROOT, (ROOTS_PARTITION, root, timestamp))]
+            queries += [Query(Statement.REGISTER_NAMESPACE, (root, n, timestamp)) for n in names]
+            indices = sorted({i for n in names for i in partitions[n]})
+            pairs.append((_request(queries, BatchType.UNLOGGED, indices, 0, internal=True), names))
     return pairs

@@ -7,6 +7,7 @@ runs every reader of a call concurrently and knows nothing of what they read.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -200,8 +201,9 @@ class RegistryWalk:
 class SearchReader(Reader):
     """Serves one ``SearchOp``: registry walk, then paged scans of matching namespaces.
 
-    Memory stays bounded: at most ``MAX_ACTIVE_SCANS`` pages are in flight, and only the best
-    ``offset + limit`` candidates (plus one page) are kept.
+    Memory stays bounded whatever the data size: at most ``MAX_ACTIVE_SCANS`` pages are in flight,
+    and at most ``2 * (offset + limit)`` candidates are kept between pages, as raw rows (values
+    are decoded per page only when a filter needs them, else only for the results).
     """
 
     def __init__(self, op: SearchRead, codec: Any, page_size: int) -> None:
@@ -212,11 +214,12 @@ class SearchReader(Reader):
         self.keep = op.offset + op.limit
         self.queued: deque[str] = deque()
         self.active = 0
-        self.best: list[tuple[int, str, str, StoredRow, Any]] = []
+        # (-updated_us, partition, key, row, decoded value or _UNDECODED), best first
+        self.best: list[tuple[int, str, str, Any, Any]] = []
         self.rows_read = 0
 
     def start(self) -> list[Request]:
-        if self.keep == 0:
+        if self.op.limit == 0:
             return []
         return self.walk.start()
 
@@ -245,39 +248,47 @@ class SearchReader(Reader):
             )
         return requests
 
-    def _consider(self, partition: str, rows: list[Any]) -> None:
+    def _consider(self, partition: str, rows: Sequence[Any]) -> None:
         self.rows_read += len(rows)
+        rows = [row for row in rows if row[1] is not None]  # not an item without a value
         if not rows:
             return
-        namespace = namespace_of(partition)
-        stored = [StoredRow.from_row(namespace, partition, row) for row in rows]
-        if self.op.conditions:
-            values = decode_values(self.codec, stored)
-            kept = [
-                (s, v)
-                for s, v in zip(stored, values, strict=False)
-                if _is_dict(v) and matches(v, self.op.conditions)
-            ]
-        else:
-            kept = [(s, None) for s in stored]
-        for row, value in kept:
-            self.best.append((-row.updated_us, row.partition, row.key, row, value))
-        if len(self.best) > 2 * self.keep + self.page_size:
-            self._prune()
+        conditions = self.op.conditions
+        values: Sequence[Any] = (
+            self._decode_page(partition, rows) if conditions else [_UNDECODED] * len(rows)
+        )
+        page = [
+            (-_updated_us(row), partition, row[0], row, value)
+            for row, value in zip(rows, values, strict=True)
+            if not conditions or (_is_dict(value) and matches(value, conditions))
+        ]
+        self.best.extend(page)
+        if len(self.best) > 2 * self.keep:  # amortized: O(rows x log(keep)) for the whole scan
+            self.best = heapq.nsmallest(self.keep, self.best, key=_rank)
 
-    def _prune(self) -> None:
-        self.best.sort(key=lambda c: (c[0], c[1], c[2]))
-        del self.best[self.keep :]
+    def _decode_page(self, partition: str, rows: Sequence[Any]) -> list[Any]:
+        try:
+            values: list[Any] = self.codec.decode_batch([row[1] for row in rows])
+        except DecodeError:
+            namespace = namespace_of(partition)
+            decode_values(self.codec, [StoredRow.from_row(namespace, partition, r) for r in rows])
+            raise
+        return values
 
     def results(self) -> tuple[list[SearchItem], list[StoredRow]]:
         """The page of results (newest first) and their stored rows (for TTL refresh)."""
-        self._prune()
+        self.best = heapq.nsmallest(self.keep, self.best, key=_rank)
         chosen = self.best[self.op.offset : self.op.offset + self.op.limit]
-        undecoded = [c[3] for c in chosen if c[4] is None]
-        decoded = iter(decode_values(self.codec, undecoded)) if undecoded else iter(())
+        stored = [
+            StoredRow.from_row(namespace_of(partition), partition, row)
+            for _, partition, _, row, _ in chosen
+        ]
+        undecoded = [s for s, c in zip(stored, chosen, strict=True) if c[4] is _UNDECODED]
+        decoded = iter(decode_values(self.codec, undecoded) if undecoded else ())
         items = []
-        for _, _, _, row, value in chosen:
-            if value is None:
+        for row, candidate in zip(stored, chosen, strict=True):
+            value = candidate[4]
+            if value is _UNDECODED:
                 value = next(decoded)
             items.append(
                 SearchItem(
@@ -288,7 +299,21 @@ class SearchReader(Reader):
                     updated_at=from_micros(row.updated_us),
                 )
             )
-        return items, [c[3] for c in chosen]
+        return items, stored
+
+
+_UNDECODED = object()
+
+
+def _updated_us(row: Any) -> int:
+    """``updated_at`` of a scanned row (its write time if the column is missing), as StoredRow."""
+    updated = row[3] if row[3] is not None else row[5]
+    return int(updated or 0)
+
+
+def _rank(candidate: tuple[int, str, str, Any, Any]) -> tuple[int, str, str]:
+    """Newest first; ties (one call writes many items with one timestamp) by namespace, key."""
+    return candidate[0], candidate[1], candidate[2]
 
 
 def _is_dict(value: Any) -> bool:
@@ -326,7 +351,10 @@ class ListReader(Reader):
     """Serves one ``ListNamespacesOp``: registry walk, match, then liveness probes.
 
     A namespace is listed only while it holds at least one live item, so namespaces whose items
-    were all deleted or expired disappear from listings (their registry rows stay; see docs).
+    were all deleted or expired disappear from listings (their registry rows stay; see
+    docs/search.md). Once the walk is done, candidates (namespaces, or their ``max_depth``
+    truncations) are probed with a ``LIMIT 1`` read in sorted order, and probing stops as soon as
+    ``offset + limit`` live ones are known: every candidate not probed sorts after them.
     """
 
     def __init__(self, op: ListRead, page_size: int) -> None:
@@ -334,14 +362,17 @@ class ListReader(Reader):
         prefix = _concrete_prefix(op)
         self.impossible = prefix is None
         self.walk = RegistryWalk(prefix or (), op.index, page_size)
+        self.needed = op.offset + op.limit
         self.groups: dict[tuple[str, ...], list[str]] = {}
+        self.order: list[tuple[str, ...]] = []
+        self.next_group = 0
         self.live: set[tuple[str, ...]] = set()
         self.probing: dict[str, tuple[str, ...]] = {}
         self.walking = 0
         self.probes_sent = 0
 
     def start(self) -> list[Request]:
-        if self.impossible:
+        if self.impossible or self.op.limit == 0:
             return []
         requests = self.walk.start()
         self.walking = len(requests)
@@ -350,11 +381,13 @@ class ListReader(Reader):
     def feed(self, request: Request, page: Rows) -> list[Request]:
         statement = request.queries[0].statement
         if statement is Statement.PROBE_PARTITION:
-            partition = request.queries[0].params[0]
-            group = self.probing.pop(partition)
+            group = self.probing.pop(request.queries[0].params[0])
+            remaining = self.groups[group]
             if page.rows:
                 self.live.add(group)
-                self.groups.pop(group, None)
+            elif remaining:  # not live yet: try the group's next namespace
+                return [self._probe_request(group)]
+            del self.groups[group]
             return self._probe()
         follow, found = self.walk.feed(request, page)
         self.walking += len(follow) - 1
@@ -364,26 +397,26 @@ class ListReader(Reader):
                 _matches_pattern(namespace, s, True) for s in self.op.suffixes
             ):
                 group = namespace[: self.op.max_depth] if self.op.max_depth else namespace
-                if group not in self.live:
-                    self.groups.setdefault(group, []).append(partition)
-        return follow + (self._probe() if self.walking == 0 else [])
+                self.groups.setdefault(group, []).append(partition)
+        if self.walking:
+            return follow
+        self.order = sorted(self.groups)
+        return self._probe()
+
+    def _probe_request(self, group: tuple[str, ...]) -> Request:
+        partition = self.groups[group].pop()
+        self.probing[partition] = group
+        self.probes_sent += 1
+        return read_request(Statement.PROBE_PARTITION, (partition,), (self.op.index,))
 
     def _probe(self) -> list[Request]:
+        """Probe the next groups in sorted order, no more than could still be needed."""
         requests = []
-        busy = set(self.probing.values())
-        for group, partitions in list(self.groups.items()):
-            if len(self.probing) >= MAX_ACTIVE_PROBES:
-                break
-            if group in busy or group in self.live:
-                continue
-            if not partitions:
-                del self.groups[group]
-                continue
-            partition = partitions.pop()
-            self.probing[partition] = group
-            busy.add(group)
-            self.probes_sent += 1
-            requests.append(read_request(Statement.PROBE_PARTITION, (partition,), (self.op.index,)))
+        room = min(MAX_ACTIVE_PROBES, self.needed - len(self.live))
+        while self.next_group < len(self.order) and len(self.probing) < room:
+            group = self.order[self.next_group]
+            self.next_group += 1
+            requests.append(self._probe_request(group))
         return requests
 
     def results(self) -> list[tuple[str, ...]]:
