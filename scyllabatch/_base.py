@@ -203,6 +203,7 @@ class StoreBase:
         except Exception as exc:
             raise StoreQueryError(f"setup of keyspace {keyspace!r} failed: {exc}") from exc
         self._statements = None
+        self._registered.clear()  # the keyspace may have been dropped and created again
         self._prepare_statements_blocking()
 
     def _shutdown_blocking(self) -> None:

