@@ -116,6 +116,7 @@ class StoreBase:
         self._cluster = cluster  # set when the store created (and so owns) the cluster
         self._profile = _driver.attach_profile(session, self.config)
         self._statements: _driver.Statements | None = None
+        self._replica_groups = _driver.ReplicaGroups(session, self.config.keyspace)
         self._prepare_lock = threading.Lock()
         self._clock = TimestampClock()
         self._registered: set[str] = _BoundedSet()
@@ -147,6 +148,7 @@ class StoreBase:
                 self.config.limits,
                 codec,
                 self.config.page_size,
+                self._replica_groups,
             )
         except StoreValidationError as exc:
             self._metrics.record_call(

@@ -606,8 +606,9 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(
             f"At batch {last['batch_size']} an SDK UNLOGGED call sent "
             f"{req['read_requests_per_call']:.1f} created_at reads and "
-            f"{req['write_requests_per_call']:.1f} write requests (one unlogged batch per "
-            "partition, split at 50 ops) against 1 request per raw batch call."
+            f"{req['write_requests_per_call']:.1f} write requests (partitions on the same "
+            "replicas combined up to 10 per unlogged batch, one created_at look-up per batch) "
+            "against 1 request per raw batch call."
         )
     lines.append(
         f"keyspace {o['keyspace']} {'kept' if o['keep_keyspace'] else 'dropped'}; "

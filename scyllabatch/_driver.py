@@ -199,6 +199,48 @@ class Statements:
         return batch
 
 
+class ReplicaGroups:
+    """Which partitions live on the same replicas (and ScyllaDB shard), from the driver's token map.
+
+    The planner combines only partitions of one group into an UNLOGGED batch, so the
+    token-aware coordinator is a replica of every partition in it. Results are cached per
+    token map (a topology change builds a new one); without metadata every partition is its own
+    group, which is always correct.
+    """
+
+    _CACHE_SIZE = 100_000
+
+    def __init__(self, session: Session, keyspace: str) -> None:
+        self._cluster = session.cluster
+        self._keyspace = keyspace
+        self._token_map: Any = None
+        self._cache: dict[str, Any] = {}
+
+    def __call__(self, partition: str) -> Any:
+        token_map = getattr(self._cluster.metadata, "token_map", None)
+        if token_map is None:
+            return partition
+        if token_map is not self._token_map or len(self._cache) > self._CACHE_SIZE:
+            self._token_map = token_map
+            self._cache = {}
+        group = self._cache.get(partition)
+        if group is None:
+            group = self._cache[partition] = self._group(token_map, partition)
+        return group
+
+    def _group(self, token_map: Any, partition: str) -> Any:
+        try:
+            token = token_map.token_class.from_key(partition.encode("utf-8"))
+            replicas = token_map.get_replicas(self._keyspace, token)
+        except Exception:  # metadata not ready for this keyspace: stay per partition
+            return partition
+        if not replicas:
+            return partition
+        sharding = getattr(replicas[0], "sharding_info", None)
+        shard = sharding.shard_id_from_token(token.value) if sharding is not None else None
+        return (tuple(sorted(str(host.endpoint) for host in replicas)), shard)
+
+
 def callback_outcome(rows: Any, response: Any) -> Rows:
     """The :class:`Rows` outcome of a ``ResponseFuture`` callback, without building a ResultSet.
 

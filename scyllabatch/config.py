@@ -39,7 +39,12 @@ class BatchLimits:
     A LOGGED call above ``max_ops``/``max_bytes`` is rejected (an atomic batch is never silently
     split), and one above ``warn_ops``/``warn_bytes`` emits a
     :class:`~scyllabatch.StoreBatchSizeWarning` and a log line. UNLOGGED calls are split by the SDK
-    into per-partition batches that stay within the warn thresholds, so they never warn. Bytes are
+    itself, so they never warn: every batch holds at most ``max_ops`` writes and ``warn_bytes``
+    bytes, keeps each partition's writes together (atomic and isolated per partition), and
+    combines at most ``max_partitions_per_batch`` partitions, only partitions stored on the same
+    replicas (and ScyllaDB shard): the coordinator is their replica, so nothing fans out. The
+    default of 10 stays within Cassandra's ``unlogged_batch_across_partitions_warn_threshold``;
+    1 gives one batch per partition. Bytes are
     estimated from the encoded values, keys and namespaces. Defaults follow ScyllaDB's server
     thresholds (128 KiB warn, 1024 KiB fail); :meth:`cassandra` follows Cassandra's (5/50 KiB).
     """
@@ -48,9 +53,10 @@ class BatchLimits:
     warn_ops: int = 50
     max_bytes: int = 1024 * 1024
     warn_bytes: int = 128 * 1024
+    max_partitions_per_batch: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("max_ops", "warn_ops", "max_bytes", "warn_bytes"):
+        for name in ("max_ops", "warn_ops", "max_bytes", "warn_bytes", "max_partitions_per_batch"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise StoreValidationError(

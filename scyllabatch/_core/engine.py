@@ -203,8 +203,7 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
         results[listing.op.index] = listing.results()
     created: dict[tuple[str, str], int] = {}
     for lookup in plan.created_lookups:
-        for key, created_us in lookup.created().items():
-            created[(lookup.partition, key)] = created_us
+        created.update(lookup.found)
 
     # Phase 2: writes, refreshes and namespace registrations, all concurrently.
     requests, registry = write_requests(plan, created, refreshes, ctx.registered, ctx.limits)

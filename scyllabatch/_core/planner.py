@@ -2,15 +2,16 @@
 
 Phase 1 (reads): every get, search and listing, plus the ``created_at`` look-ups of keys about to
 be written, concurrently. Phase 2 (writes): the writes, merged per (namespace, key) with the last
-op winning, as one logged batch (``LOGGED``) or one unlogged batch per partition chunk
-(``UNLOGGED``), plus TTL refreshes of items read with ``refresh_ttl`` and namespace registrations.
+op winning, as one logged batch (``LOGGED``) or unlogged batches of whole partitions from one
+replica group (``UNLOGGED``, see :func:`_batch_chunks`), plus TTL refreshes of items read with
+``refresh_ttl`` and namespace registrations.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,9 @@ from scyllabatch.errors import StoreBatchSizeWarning, StoreValidationError
 from scyllabatch.ops import BatchType
 
 logger = logging.getLogger("scyllabatch")
+
+ReplicaGroup = Callable[[str], Hashable]
+"""Maps a partition (namespace text) to the key of its replica group."""
 
 # Per-statement overhead of the server's batch size accounting (clustering, timestamps, columns).
 STATEMENT_OVERHEAD_BYTES = 48
@@ -66,6 +70,7 @@ class CallPlan:
     searches: list[SearchReader] = field(default_factory=list)
     listings: list[ListReader] = field(default_factory=list)
     created_lookups: list[CreatedAtReader] = field(default_factory=list)
+    chunks: list[list[MergedWrite]] = field(default_factory=list)
     writes: list[MergedWrite] = field(default_factory=list)
     op_kinds: dict[str, int] = field(default_factory=dict)
 
@@ -109,8 +114,14 @@ def plan_call(
     limits: BatchLimits,
     codec: Any,
     page_size: int,
+    replica_group: ReplicaGroup = str,
 ) -> CallPlan:
-    """Plan one call; checks batch limits (raising or warning) before any I/O."""
+    """Plan one call; checks batch limits (raising or warning) before any I/O.
+
+    ``replica_group`` maps a partition to a key shared by exactly the partitions stored on the
+    same replicas (and shard); the facade derives it from the driver's token map. The default
+    puts every partition in a group of its own.
+    """
     plan = CallPlan(size=len(ops), batch_type=batch_type, timestamp_us=timestamp_us)
     gets_by_partition: dict[str, list[GetRead]] = {}
     for op in ops:
@@ -125,19 +136,15 @@ def plan_call(
     plan.gets = [GetReader(gets) for gets in gets_by_partition.values()]
     plan.writes = merge_writes(ops)
     _check_limits(plan.writes, batch_type, limits)
-    lookups: dict[str, list[MergedWrite]] = {}
-    for write in plan.writes:
-        if write.put.encoded is not None:
-            lookups.setdefault(write.put.partition, []).append(write)
-    plan.created_lookups = [
-        CreatedAtReader(
-            writes[0].put.namespace,
-            partition,
-            (w.put.key for w in writes),
-            tuple(i for w in writes for i in w.op_indices),
-        )
-        for partition, writes in lookups.items()
-    ]
+    plan.chunks = _batch_chunks(plan.writes, limits, replica_group)
+    for chunk in plan.chunks:
+        wanted: dict[str, list[str]] = {}
+        for write in chunk:
+            if write.put.encoded is not None:
+                wanted.setdefault(write.put.partition, []).append(write.put.key)
+        if wanted:
+            indices = tuple(i for w in chunk if w.put.encoded is not None for i in w.op_indices)
+            plan.created_lookups.append(CreatedAtReader(wanted, indices))
     plan.readers = [*plan.gets, *plan.searches, *plan.listings, *plan.created_lookups]
     return plan
 
@@ -150,8 +157,8 @@ def _warn(message: str) -> None:
 def _check_limits(
     writes: Sequence[MergedWrite], batch_type: BatchType, limits: BatchLimits
 ) -> None:
-    # UNLOGGED calls are split by the SDK itself, below the warn thresholds (see
-    # _partition_chunks), so only a LOGGED call can need an oversized batch.
+    # UNLOGGED calls are split by the SDK itself within the thresholds (see _batch_chunks), so
+    # only a LOGGED call can need an oversized batch.
     if not writes or batch_type is not BatchType.LOGGED:
         return
     count = len(writes)
@@ -171,30 +178,47 @@ def _check_limits(
         )
 
 
-def _partition_chunks(
-    writes: Sequence[MergedWrite], limits: BatchLimits
+def _batch_chunks(
+    writes: Sequence[MergedWrite], limits: BatchLimits, replica_group: ReplicaGroup
 ) -> list[list[MergedWrite]]:
-    """Group writes by partition, then split each group by count and estimated bytes.
+    """Split writes into UNLOGGED batches (also the unit of ``created_at`` look-ups).
 
-    Chunks stay within the *warn* thresholds: the SDK is free to split UNLOGGED work, and smaller
-    single-partition batches keep coordinators and replicas from stalling on one huge mutation.
+    A partition's writes stay together (atomic and isolated per partition) unless they exceed
+    ``max_ops``/``warn_bytes`` on their own. Partitions are combined, up to
+    ``max_partitions_per_batch``, only with partitions of the same replica group, so the
+    token-aware coordinator is a replica of everything in the batch and nothing fans out.
     """
-    max_ops = min(limits.max_ops, limits.warn_ops)
+    max_ops = limits.max_ops
     max_bytes = min(limits.max_bytes, limits.warn_bytes)
     by_partition: dict[str, list[MergedWrite]] = {}
     for write in writes:
         by_partition.setdefault(write.put.partition, []).append(write)
+    by_group: dict[Hashable, list[list[MergedWrite]]] = {}
+    for partition, group in by_partition.items():
+        by_group.setdefault(replica_group(partition), []).append(group)
     chunks: list[list[MergedWrite]] = []
-    for group in by_partition.values():
+    for partitions in by_group.values():
         chunk: list[MergedWrite] = []
         size = 0
-        for write in group:
-            estimated = write.estimated_bytes
-            if chunk and (len(chunk) >= max_ops or size + estimated > max_bytes):
+        count = 0  # partitions in `chunk`
+        for group in partitions:
+            group_size = sum(w.estimated_bytes for w in group)
+            fits = (
+                count < limits.max_partitions_per_batch
+                and len(chunk) + len(group) <= max_ops
+                and size + group_size <= max_bytes
+            )
+            if chunk and not fits:
                 chunks.append(chunk)
-                chunk, size = [], 0
-            chunk.append(write)
-            size += estimated
+                chunk, size, count = [], 0, 0
+            count += 1
+            for write in group:  # a partition too large on its own is split further
+                estimated = write.estimated_bytes
+                if chunk and (len(chunk) >= max_ops or size + estimated > max_bytes):
+                    chunks.append(chunk)
+                    chunk, size, count = [], 0, 1
+                chunk.append(write)
+                size += estimated
         if chunk:
             chunks.append(chunk)
     return chunks
@@ -258,7 +282,7 @@ def write_requests(
                 )
             )
         else:
-            for chunk in _partition_chunks(plan.writes, limits):
+            for chunk in plan.chunks:
                 requests.append(
                     _request(
                         [_write_query(w, created, timestamp) for w in chunk],

@@ -127,21 +127,32 @@ class GetReader(KeyLookupReader):
         }
 
 
-class CreatedAtReader(KeyLookupReader):
-    """Looks up ``created_at`` of keys about to be written, so it survives updates."""
+class CreatedAtReader(Reader):
+    """Looks up ``created_at`` of the keys one write batch is about to write.
 
-    def __init__(
-        self,
-        namespace: tuple[str, ...],
-        partition: str,
-        keys: Iterable[str],
-        op_indices: tuple[int, ...],
-    ) -> None:
-        super().__init__(namespace, partition, keys, op_indices, Statement.SELECT_CREATED)
+    One request per write batch, ``namespace IN ? AND key IN ?`` over its (at most
+    ``max_partitions_per_batch``, same-replica) partitions, so it costs what the batch costs in
+    round trips, not one read per partition. Rows of keys from another partition of the same
+    request are ignored.
+    """
 
-    def created(self) -> dict[str, int]:
-        """``created_at`` (µs) of every key that exists, by key."""
-        return {key: int(row[1]) for key, row in self.rows.items() if row[1] is not None}
+    def __init__(self, wanted: dict[str, list[str]], op_indices: tuple[int, ...]) -> None:
+        self.wanted = {(p, k) for p, keys in wanted.items() for k in keys}
+        self.partitions = list(wanted)
+        self.keys = list(dict.fromkeys(k for keys in wanted.values() for k in keys))
+        self.op_indices = op_indices
+        self.found: dict[tuple[str, str], int] = {}
+
+    def start(self) -> list[Request]:
+        return [
+            read_request(Statement.SELECT_CREATED, (self.partitions, self.keys), self.op_indices)
+        ]
+
+    def feed(self, request: Request, page: Rows) -> list[Request]:
+        for partition, key, created in page.rows:
+            if created is not None and (partition, key) in self.wanted:
+                self.found[(partition, key)] = int(created)
+        return [request.next_page(page.paging_state)] if page.paging_state else []
 
 
 def namespace_of(text: str) -> tuple[str, ...]:

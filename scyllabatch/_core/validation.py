@@ -210,8 +210,10 @@ def validate_ops(ops: Sequence[Any], codec: Any) -> list[NormalizedOp]:
             key = _validate_key(op[1], index, kind)
             value = op[2]
             index_field = op[3]
-            index_ok = index_field is None or index_field is False or (
-                isinstance(index_field, list) and all(isinstance(f, str) for f in index_field)
+            index_ok = (
+                index_field is None
+                or index_field is False
+                or (isinstance(index_field, list) and all(isinstance(f, str) for f in index_field))
             )
             if not index_ok:
                 raise _fail(index, kind, "index", "must be None, False or a list of str")

@@ -195,8 +195,9 @@ async def test_unlogged_5000_ops_over_50_namespaces_all_land(
     await facade.batch(ops)
     assert count_rows(cql_session, keyspace) == 5000
     stats = facade.store.get_metrics()["batch_stats"]
-    # 100 ops per namespace, split below the 50-op warn threshold: two batches each.
-    assert stats["unlogged_batches"] == 100
+    # 100 ops per namespace fill one batch each (max_ops 100): no partition is ever combined
+    # with another or split.
+    assert stats["unlogged_batches"] == 50
     got = await facade.batch([GetOp(("bulk", f"ns{i % 50}"), f"k{i}") for i in range(0, 5000, 97)])
     assert [g.value["i"] for g in got] == list(range(0, 5000, 97))
 
@@ -207,7 +208,7 @@ async def test_unlogged_partition_split_by_count(
     ops = [PutOp(NS, f"k{i}", {"i": i}) for i in range(250)]
     await facade.batch(ops)  # split automatically: no StoreBatchSizeWarning (warnings are errors)
     assert count_rows(cql_session, keyspace) == 250
-    assert facade.store.get_metrics()["batch_stats"]["unlogged_batches"] == 5
+    assert facade.store.get_metrics()["batch_stats"]["unlogged_batches"] == 3
 
 
 async def test_unlogged_split_by_bytes(cql_session: Any, keyspace: str) -> None:
@@ -453,3 +454,23 @@ async def test_setup_is_idempotent(facade: Facade) -> None:
 async def test_store_config_repr_hides_credentials() -> None:
     cfg = StoreConfig(username="app", password="s3cret-pw")
     assert "s3cret-pw" not in repr(cfg)
+
+
+async def test_partitions_on_the_same_replicas_share_batches(
+    facade: Facade, cql_session: Any, keyspace: str
+) -> None:
+    # On a one-node cluster every partition has the same replica set: 30 single-op partitions
+    # travel as 3 batches of 10 (Cassandra's unlogged-partitions warn threshold), each preceded
+    # by one created_at look-up, instead of 30 + 30 requests.
+    await facade.batch([PutOp(("spread", str(p)), "k", {"p": p}) for p in range(30)])
+    stats = facade.store.get_metrics()["batch_stats"]
+    assert stats["unlogged_batches"] == 3
+    assert stats["read_requests"] == 3
+    assert count_rows(cql_session, keyspace) == 30
+    # An update keeps created_at through the grouped look-up.
+    first = await facade.get(("spread", "7"), "k")
+    await facade.batch([PutOp(("spread", str(p)), "k", {"p": -p}) for p in range(30)])
+    again = await facade.get(("spread", "7"), "k")
+    assert again.value == {"p": -7}
+    assert again.created_at == first.created_at
+    assert again.updated_at > first.updated_at

@@ -274,9 +274,7 @@ async def test_nested_filters(facade: Facade) -> None:
     assert await search_keys(facade, {"meta.year": {"$gte": 2010}}) == {"n10", "n10f"}
     # LangGraph's nested form: a plain dict matches the keys it names (containment).
     assert await search_keys(facade, {"meta": {"author": "ann"}}) == {"n9", "n10f"}
-    assert await search_keys(facade, {"meta": {"author": "ann", "year": {"$gt": 2000}}}) == {
-        "n10f"
-    }
+    assert await search_keys(facade, {"meta": {"author": "ann", "year": {"$gt": 2000}}}) == {"n10f"}
     assert await search_keys(facade, {"meta": {"x": None}}) == {"n10f"}
     # $eq on a dict is exact equality.
     assert await search_keys(facade, {"meta": {"$eq": {"author": "bob", "year": 2010}}}) == {"n10"}

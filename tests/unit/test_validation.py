@@ -190,14 +190,49 @@ def test_logged_above_warn_threshold_warns() -> None:
         plan([PutOp(NS, f"k{i}", {}) for i in range(51)], BatchType.LOGGED)
 
 
-def test_unlogged_is_split_below_the_warn_threshold(recwarn: pytest.WarningsRecorder) -> None:
-    from scyllabatch._core.planner import _partition_chunks
+def test_unlogged_is_split_without_warnings(recwarn: pytest.WarningsRecorder) -> None:
+    from scyllabatch._core.planner import _batch_chunks
 
     big = plan([PutOp(NS, f"k{i}", {"pad": "x" * 100}) for i in range(260)])
     assert not [w for w in recwarn if issubclass(w.category, StoreBatchSizeWarning)]
-    assert [len(c) for c in _partition_chunks(big.writes, BatchLimits())] == [50] * 5 + [10]
-    by_bytes = _partition_chunks(big.writes, BatchLimits(max_bytes=2_000, warn_bytes=1_000))
+    assert [len(c) for c in big.chunks] == [100, 100, 60]
+    by_bytes = _batch_chunks(big.writes, BatchLimits(max_bytes=2_000, warn_bytes=1_000), str)
     assert all(sum(w.estimated_bytes for w in chunk) <= 1_000 for chunk in by_bytes)
+
+
+def test_partitions_combine_only_within_a_replica_group() -> None:
+    ops = [PutOp(("t", str(p)), f"k{i}", {"i": i}) for p in range(25) for i in range(3)]
+    writes = plan(ops).writes
+    from scyllabatch._core.planner import _batch_chunks
+
+    # Default: every partition is its own group, one batch per partition.
+    assert len(_batch_chunks(writes, BatchLimits(), str)) == 25
+    # One group (a single replica set): at most 10 partitions per batch, partitions kept whole.
+    chunks = _batch_chunks(writes, BatchLimits(), lambda p: "same")
+    assert [len({w.put.partition for w in c}) for c in chunks] == [10, 10, 5]
+    assert all(len(c) == 3 * len({w.put.partition for w in c}) for c in chunks)
+    # Two groups never share a batch.
+    by_parity = _batch_chunks(writes, BatchLimits(), lambda p: int(p.split(".")[1]) % 2)
+    for chunk in by_parity:
+        assert len({int(w.put.partition.split(".")[1]) % 2 for w in chunk}) == 1
+    single = _batch_chunks(writes, BatchLimits(max_partitions_per_batch=1), lambda p: "same")
+    assert len(single) == 25
+
+
+def test_created_at_lookups_follow_the_write_batches() -> None:
+    ops = [PutOp(("t", str(p)), "k", {"p": p}) for p in range(30)] + [PutOp(("t", "0"), "x", None)]
+    planned = plan_call(
+        validate_ops(ops, codec),
+        BatchType.UNLOGGED,
+        1,
+        BatchLimits(),
+        codec,
+        100,
+        lambda p: "same",
+    )
+    assert len(planned.chunks) == 3
+    assert len(planned.created_lookups) == 3
+    assert sum(len(lookup.wanted) for lookup in planned.created_lookups) == 30  # not the delete
 
 
 def test_config_validation() -> None:
