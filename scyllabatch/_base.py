@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -73,6 +73,17 @@ def config_from(
         raise StoreValidationError(f"unknown store option: {exc}") from None
 
 
+def as_op_list(ops: Iterable[Op]) -> Sequence[Op]:
+    """Accept any iterable of ops (LangGraph passes iterables), but not a str or a mapping."""
+    if isinstance(ops, Sequence) and not isinstance(ops, (str, bytes)):
+        return ops
+    if isinstance(ops, (str, bytes, Mapping)) or not isinstance(ops, Iterable):
+        raise StoreValidationError(
+            f"ops must be a list of operations, got {type(ops).__name__}", field="ops"
+        )
+    return list(ops)
+
+
 def as_labels(namespace: Sequence[str]) -> tuple[str, ...]:
     """Typed pass-through of a helper's namespace argument.
 
@@ -128,7 +139,7 @@ class StoreBase:
 
     def _prepare_call(
         self,
-        ops: Sequence[Op],
+        ops: Iterable[Op],
         batch_type: BatchType | str,
         max_retries: int | None,
         retry_delay: float | None,
@@ -139,6 +150,7 @@ class StoreBase:
             raise StoreError("this store is closed; create a new one")
         kind = parse_batch_type(batch_type)
         retry = self.config.retry.with_overrides(max_retries, retry_delay, retry_backoff)
+        ops = as_op_list(ops)
         try:
             normalized = validate_ops(ops, codec)
             plan = plan_call(

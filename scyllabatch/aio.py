@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
 from asyncio_throttle.throttler import Throttler
 
 from scyllabatch import _driver
-from scyllabatch._base import PreparedCall, StoreBase, as_labels, config_from, list_namespaces_op
+from scyllabatch._base import (
+    PreparedCall,
+    StoreBase,
+    as_labels,
+    as_op_list,
+    config_from,
+    list_namespaces_op,
+)
 from scyllabatch._core.engine import Engine, run_call
 from scyllabatch._core.requests import Execute, Outcome, Request
 from scyllabatch.config import StoreConfig
@@ -107,7 +114,7 @@ class AsyncStore(StoreBase):
 
     async def abatch(
         self,
-        ops: Sequence[Op],
+        ops: Iterable[Op],
         batch_type: BatchType | str = BatchType.UNLOGGED,
         max_retries: int | None = None,
         retry_delay: float | None = None,
@@ -115,7 +122,8 @@ class AsyncStore(StoreBase):
     ) -> list[Any]:
         """Run a batch of operations; see :meth:`scyllabatch.Store.batch`."""
         call: PreparedCall
-        if isinstance(ops, Sequence) and len(ops) > _PLAN_IN_THREAD_ABOVE:
+        ops = as_op_list(ops)
+        if len(ops) > _PLAN_IN_THREAD_ABOVE:
             call = await asyncio.to_thread(
                 self._prepare_call, ops, batch_type, max_retries, retry_delay, retry_backoff
             )

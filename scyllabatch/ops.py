@@ -115,6 +115,10 @@ class Item:
     created_at: datetime
     updated_at: datetime
 
+    def __hash__(self) -> int:
+        # The value is a dict (unhashable); an item is identified by where it lives.
+        return hash((self.namespace, self.key))
+
     def dict(self) -> dict[str, Any]:
         """Return the item as a JSON-friendly dict (timestamps in ISO 8601), like LangGraph's."""
         return {
@@ -131,6 +135,8 @@ class SearchItem(Item):
     """An item returned by a search; ``score`` is ``None`` (no semantic ranking)."""
 
     score: float | None = field(default=None)
+
+    __hash__ = Item.__hash__
 
     def dict(self) -> dict[str, Any]:
         """Return the item as a dict, including ``score``."""

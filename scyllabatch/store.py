@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -135,7 +135,7 @@ class Store(StoreBase):
 
     def batch(
         self,
-        ops: Sequence[Op],
+        ops: Iterable[Op],
         batch_type: BatchType | str = BatchType.UNLOGGED,
         max_retries: int | None = None,
         retry_delay: float | None = None,

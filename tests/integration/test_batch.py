@@ -474,3 +474,11 @@ async def test_partitions_on_the_same_replicas_share_batches(
     assert again.value == {"p": -7}
     assert again.created_at == first.created_at
     assert again.updated_at > first.updated_at
+
+
+async def test_any_iterable_of_ops_is_accepted(facade: Facade) -> None:
+    await facade.batch(PutOp(NS, f"g{i}", {"i": i}) for i in range(3))  # a generator
+    got = await facade.batch(iter([GetOp(NS, "g0"), GetOp(NS, "g2")]))
+    assert [g.value for g in got] == [{"i": 0}, {"i": 2}]
+    with pytest.raises(StoreValidationError, match="ops must be a list"):
+        await facade.batch("not ops")  # type: ignore[arg-type]

@@ -275,3 +275,16 @@ def test_filters(value: dict[str, Any], filter_: dict[str, Any], expected: bool)
 def test_bad_filters(filter_: dict[str, Any]) -> None:
     with pytest.raises(FilterError):
         compile_filter(filter_)
+
+
+def test_items_are_hashable_by_location() -> None:
+    from datetime import datetime, timezone
+
+    from scyllabatch import Item, SearchItem
+
+    now = datetime.now(timezone.utc)
+    item = Item(value={"a": 1}, key="k", namespace=("a",), created_at=now, updated_at=now)
+    hit = SearchItem(value={"a": 1}, key="k", namespace=("a",), created_at=now, updated_at=now)
+    assert hash(item) == hash(hit)
+    assert len({item, item}) == 1
+    assert hit.dict()["score"] is None
