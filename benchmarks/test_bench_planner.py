@@ -97,8 +97,9 @@ def test_validate_plan_and_requests(benchmark: Any, namespaces: int) -> None:
     readers, writes, _registry = benchmark(run)
     per_op(benchmark)
     assert len(readers) == namespaces
-    # one partition of 100 is split at the 50-op warn threshold
-    assert len(writes) == (2 if namespaces == 1 else namespaces)
+    # without a token map every partition is its own replica group: one batch per partition
+    # (100 ops fit one batch)
+    assert len(writes) == namespaces
 
 
 @pytest.mark.benchmark(group=MIXED)
