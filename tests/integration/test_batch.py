@@ -379,15 +379,16 @@ async def test_refresh_ttl_reapplies_ttl_to_all_cells(
         return list(cql_session.execute(query).one())
 
     def lowered() -> bool:
-        return max(ttls()) <= 58
+        return max(ttls()) <= 56
 
     from tests.conftest import wait_until
 
     wait_until(lowered, timeout=30, what="the TTL to count down")
     await facade.get(NS, "k", refresh_ttl=False)
-    assert max(ttls()) <= 58
+    assert max(ttls()) <= 56
     await facade.get(NS, "k")  # refresh_ttl=True by default
-    assert min(ttls()) >= 59
+    # Every cell is back near 60 s (a margin of 2 s for a slow machine, still above 56).
+    assert min(ttls()) >= 58
     item = await facade.get(NS, "k")
     assert item.value == {"v": 1}
 
