@@ -221,16 +221,15 @@ def validate_ops(ops: Sequence[Any], codec: Any) -> list[NormalizedOp]:
                 raise _fail(
                     index, kind, "value", f"must be a dict or None, got {type(value).__name__}"
                 )
+            ttl_seconds = ttl_to_seconds(op[4], index, kind)  # checked for deletes too
             put = PutWrite(
                 index=index,
                 namespace=namespace,
                 partition=NAMESPACE_SEPARATOR.join(namespace),
                 key=key,
                 encoded=None,
-                ttl_seconds=ttl_to_seconds(op[4], index, kind) if value is not None else None,
+                ttl_seconds=ttl_seconds if value is not None else None,
             )
-            if value is None and op[4] is not None:
-                ttl_to_seconds(op[4], index, kind)
             if value is not None:
                 values_to_encode.append(value)
                 encode_targets.append(put)
