@@ -39,7 +39,7 @@ class BatchLimits:
     A LOGGED call above ``max_ops``/``max_bytes`` is rejected (an atomic batch is never silently
     split), and one above ``warn_ops``/``warn_bytes`` emits a
     :class:`~scyllabatch.StoreBatchSizeWarning` and a log line. UNLOGGED calls are split by the SDK
-    itself, so they never warn: every batch holds at most ``max_ops`` writes and ``warn_bytes``
+    itself, so they never warn: every batch stays within ``warn_ops`` writes and ``warn_bytes``
     bytes, keeps each partition's writes together (atomic and isolated per partition), and
     combines at most ``max_partitions_per_batch`` partitions, only partitions stored on the same
     replicas (and ScyllaDB shard): the coordinator is their replica, so nothing fans out. The

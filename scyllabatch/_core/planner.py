@@ -184,11 +184,13 @@ def _batch_chunks(
     """Split writes into UNLOGGED batches (also the unit of ``created_at`` look-ups).
 
     A partition's writes stay together (atomic and isolated per partition) unless they exceed
-    ``max_ops``/``warn_bytes`` on their own. Partitions are combined, up to
+    the warn thresholds (``warn_ops``/``warn_bytes``) on their own. Partitions are combined, up to
     ``max_partitions_per_batch``, only with partitions of the same replica group, so the
     token-aware coordinator is a replica of everything in the batch and nothing fans out.
     """
-    max_ops = limits.max_ops
+    # Every UNLOGGED batch is an atomic batch too (inside each partition): it stays within the
+    # warn thresholds, so the SDK's own splitting never produces a batch worth a warning.
+    max_ops = min(limits.max_ops, limits.warn_ops)
     max_bytes = min(limits.max_bytes, limits.warn_bytes)
     by_partition: dict[str, list[MergedWrite]] = {}
     for write in writes:
