@@ -607,7 +607,7 @@ def format_table(report: dict[str, Any]) -> str:
             f"At batch {last['batch_size']} an SDK UNLOGGED call sent "
             f"{req['read_requests_per_call']:.1f} created_at reads and "
             f"{req['write_requests_per_call']:.1f} write requests (partitions on the same "
-            "replicas combined up to 10 per unlogged batch, one created_at look-up per batch) "
+            "replicas combined up to 10 per unlogged batch and per created_at look-up) "
             "against 1 request per raw batch call."
         )
     lines.append(

@@ -17,6 +17,7 @@ from typing import Any
 
 from scyllabatch._core.items import StoredRow
 from scyllabatch._core.reads import (
+    MAX_KEYS_PER_LOOKUP,
     CreatedAtReader,
     GetReader,
     ListReader,
@@ -137,14 +138,22 @@ def plan_call(
     plan.writes = merge_writes(ops)
     _check_limits(plan.writes, batch_type, limits)
     plan.chunks = _batch_chunks(plan.writes, limits, replica_group)
-    for chunk in plan.chunks:
+    # created_at look-ups are grouped like batches, but by key count alone: a partition's keys
+    # in one look-up (up to MAX_KEYS_PER_LOOKUP), same-replica partitions combined.
+    upserts = [w for w in plan.writes if w.put.encoded is not None]
+    lookup_limits = BatchLimits(
+        max_ops=MAX_KEYS_PER_LOOKUP,
+        warn_ops=MAX_KEYS_PER_LOOKUP,
+        max_bytes=1 << 62,
+        warn_bytes=1 << 62,
+        max_partitions_per_batch=limits.max_partitions_per_batch,
+    )
+    for chunk in _batch_chunks(upserts, lookup_limits, replica_group):
         wanted: dict[str, list[str]] = {}
         for write in chunk:
-            if write.put.encoded is not None:
-                wanted.setdefault(write.put.partition, []).append(write.put.key)
-        if wanted:
-            indices = tuple(i for w in chunk if w.put.encoded is not None for i in w.op_indices)
-            plan.created_lookups.append(CreatedAtReader(wanted, indices))
+            wanted.setdefault(write.put.partition, []).append(write.put.key)
+        indices = tuple(i for w in chunk for i in w.op_indices)
+        plan.created_lookups.append(CreatedAtReader(wanted, indices))
     plan.readers = [*plan.gets, *plan.searches, *plan.listings, *plan.created_lookups]
     return plan
 
@@ -181,7 +190,7 @@ def _check_limits(
 def _batch_chunks(
     writes: Sequence[MergedWrite], limits: BatchLimits, replica_group: ReplicaGroup
 ) -> list[list[MergedWrite]]:
-    """Split writes into UNLOGGED batches (also the unit of ``created_at`` look-ups).
+    """Split writes into UNLOGGED batches (and, with other limits, ``created_at`` look-ups).
 
     A partition's writes stay together (atomic and isolated per partition) unless they exceed
     the warn thresholds (``warn_ops``/``warn_bytes``) on their own. Partitions are combined, up to

@@ -128,12 +128,12 @@ class GetReader(KeyLookupReader):
 
 
 class CreatedAtReader(Reader):
-    """Looks up ``created_at`` of the keys one write batch is about to write.
+    """Looks up ``created_at`` of keys about to be written, so it survives updates.
 
-    One request per write batch, ``namespace IN ? AND key IN ?`` over its (at most
-    ``max_partitions_per_batch``, same-replica) partitions, so it costs what the batch costs in
-    round trips, not one read per partition. Rows of keys from another partition of the same
-    request are ignored.
+    One request, ``namespace IN ? AND key IN ?``, covers up to ``max_partitions_per_batch``
+    same-replica partitions and ``MAX_KEYS_PER_LOOKUP`` keys: not one read per partition. The
+    key list is shared by the partitions, so rows of a key wanted in another partition of the
+    same request are ignored.
     """
 
     def __init__(self, wanted: dict[str, list[str]], op_indices: tuple[int, ...]) -> None:
