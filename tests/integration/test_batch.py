@@ -335,23 +335,26 @@ async def test_ttl_is_applied_in_seconds_rounded_up(
 ) -> None:
     await facade.batch(
         [
-            PutOp(NS, "short", {"v": 1}, ttl=0.01),
+            PutOp(NS, "short", {"v": 1}, ttl=0.501),  # 30.06 s
             PutOp(NS, "long", {"v": 2}, ttl=10),
             PutOp(NS, "forever", {"v": 3}),
         ]
     )
     rows = {
-        r[0]: r[1] for r in cql_session.execute(f"SELECT key, TTL(value) FROM {keyspace}.items")
+        r[0]: (r[1], r[2])
+        for r in cql_session.execute(f"SELECT key, TTL(value), ttl FROM {keyspace}.items")
     }
-    assert 0 < rows["short"] <= 1  # 0.6 s rounds up to 1 s
-    assert 590 <= rows["long"] <= 600
-    assert rows["forever"] is None
+    assert rows["short"][1] == 31  # 30.06 s rounds up to 31 s (a 1-second TTL: unit tests)
+    assert 20 <= rows["short"][0] <= 31  # the server's TTL counts down from 31
+    assert rows["long"][1] == 600
+    assert 590 <= rows["long"][0] <= 600
+    assert rows["forever"] == (None, 0)
 
 
 async def test_ttl_expires_on_the_server_mixed_ttls_separately(facade: Facade) -> None:
     await facade.batch(
         [
-            PutOp(NS, "soon", {"v": 1}, ttl=1 / 60),
+            PutOp(NS, "soon", {"v": 1}, ttl=3 / 60),  # 3 s: still there when read back
             PutOp(NS, "later", {"v": 2}, ttl=30),
             PutOp(NS, "never", {"v": 3}),
         ]
@@ -361,7 +364,7 @@ async def test_ttl_expires_on_the_server_mixed_ttls_separately(facade: Facade) -
     async def soon_gone() -> bool:
         return await facade.get(NS, "soon", refresh_ttl=False) is None
 
-    await async_wait_until(soon_gone, timeout=30, what="the 1-second item to expire")
+    await async_wait_until(soon_gone, timeout=30, what="the 3-second item to expire")
     assert (await facade.get(NS, "later", refresh_ttl=False)).value == {"v": 2}
     assert (await facade.get(NS, "never")).value == {"v": 3}
 
