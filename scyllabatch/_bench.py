@@ -30,7 +30,7 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
@@ -354,19 +354,21 @@ def _row_report(
     }
 
 
-async def _timed(
-    fn: Callable[[Sequence[PutOp]], Any], chunk: Sequence[PutOp], is_async: bool
-) -> float:
+Call = Callable[[Sequence[PutOp]], Any]
+Measurement = Generator[tuple[Call, Sequence[PutOp]], float, list[dict[str, Any]]]
+
+
+def _timed_sync(fn: Call, chunk: Sequence[PutOp]) -> float:
     started = time.perf_counter()
-    result = fn(chunk)
-    if is_async and isinstance(result, Awaitable):
-        await result
+    fn(chunk)
     return time.perf_counter() - started
 
 
-def _timed_sync(fn: Callable[[Sequence[PutOp]], Any], chunk: Sequence[PutOp]) -> float:
+async def _timed_async(fn: Call, chunk: Sequence[PutOp]) -> float:
     started = time.perf_counter()
-    fn(chunk)
+    result = fn(chunk)
+    if isinstance(result, Awaitable):  # the raw execute_concurrent runner is blocking
+        await result
     return time.perf_counter() - started
 
 
@@ -466,24 +468,22 @@ def _report(
     }
 
 
-def _run_sync(
+def _measure(
     options: BenchOptions,
-    session: Any,
-    config: StoreConfig,
-    keyspace: str,
+    runners: _Runners,
+    stores: dict[str, Any],
     progress_stream: TextIO | None,
-) -> dict[str, Any]:
-    started = time.perf_counter()
-    stores: dict[str, Any] = {
-        name: Store(session, config=config) for name in ("sdk_unlogged", "sdk_logged")
-    }
-    stores["sdk_unlogged"].setup()
-    _prepare(session, keyspace)
-    runners = _Runners(session, keyspace, options, stores)
+) -> Measurement:
+    """The whole benchmark as a generator: yields ``(call, chunk)`` to run and time, and receives
+    the seconds it took; returns the report rows.
+
+    The sync and async modes only differ in how they run a call, so each is a small loop over
+    this one schedule (warm-up, metric resets, timings, rows, progress).
+    """
     workload = Workload(options)
     for approach in APPROACHES:
         for chunk in workload.warmup(approach):
-            runners.get(approach)(chunk)
+            yield runners.get(approach), chunk
     schedule = _schedule(options, workload)
     progress = Progress(
         sum(len(c) for *_, calls in schedule for c in calls), options.progress, progress_stream
@@ -500,12 +500,38 @@ def _run_sync(
             timing = timings[batch_size][approach]
             label = f"batch {batch_size} {approach}"
             for chunk in calls:
-                timing.add(len(chunk), _timed_sync(fn, chunk))
+                elapsed = yield fn, chunk
+                timing.add(len(chunk), elapsed)
                 progress.advance(len(chunk), label)
             if (index + 1) % per_size == 0:
                 rows.append(_row_report(batch_size, timings[batch_size], stores))
     finally:
         progress.close()
+    return rows
+
+
+def _run_sync(
+    options: BenchOptions,
+    session: Any,
+    config: StoreConfig,
+    keyspace: str,
+    progress_stream: TextIO | None,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    stores: dict[str, Any] = {
+        name: Store(session, config=config) for name in ("sdk_unlogged", "sdk_logged")
+    }
+    stores["sdk_unlogged"].setup()
+    _prepare(session, keyspace)
+    measurement = _measure(
+        options, _Runners(session, keyspace, options, stores), stores, progress_stream
+    )
+    try:
+        fn, chunk = next(measurement)
+        while True:
+            fn, chunk = measurement.send(_timed_sync(fn, chunk))
+    except StopIteration as stop:
+        rows: list[dict[str, Any]] = stop.value
     return _report(options, session, keyspace, rows, time.perf_counter() - started)
 
 
@@ -522,33 +548,15 @@ async def _run_async(
     }
     await stores["sdk_unlogged"].asetup()
     await asyncio.to_thread(_prepare, session, keyspace)
-    runners = _Runners(session, keyspace, options, stores)
-    workload = Workload(options)
-    for approach in APPROACHES:
-        for chunk in workload.warmup(approach):
-            await _timed(runners.get(approach), chunk, True)
-    schedule = _schedule(options, workload)
-    progress = Progress(
-        sum(len(c) for *_, calls in schedule for c in calls), options.progress, progress_stream
+    measurement = _measure(
+        options, _Runners(session, keyspace, options, stores), stores, progress_stream
     )
-    timings = _new_timings(options)
-    rows = []
-    per_size = options.rounds * len(APPROACHES)
     try:
-        for index, (batch_size, _round, approach, calls) in enumerate(schedule):
-            if index % per_size == 0:
-                for store in stores.values():
-                    store.reset_metrics()
-            fn = runners.get(approach)
-            timing = timings[batch_size][approach]
-            label = f"batch {batch_size} {approach}"
-            for chunk in calls:
-                timing.add(len(chunk), await _timed(fn, chunk, True))
-                progress.advance(len(chunk), label)
-            if (index + 1) % per_size == 0:
-                rows.append(_row_report(batch_size, timings[batch_size], stores))
-    finally:
-        progress.close()
+        fn, chunk = next(measurement)
+        while True:
+            fn, chunk = measurement.send(await _timed_async(fn, chunk))
+    except StopIteration as stop:
+        rows: list[dict[str, Any]] = stop.value
     return _report(options, session, keyspace, rows, time.perf_counter() - started)
 
 
