@@ -10,6 +10,7 @@ replica group (``UNLOGGED``, see :func:`_batch_chunks`), plus TTL refreshes of i
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -66,7 +67,6 @@ class CallPlan:
     size: int
     batch_type: BatchType
     timestamp_us: int
-    readers: list[Reader] = field(default_factory=list)
     gets: list[GetReader] = field(default_factory=list)
     searches: list[SearchReader] = field(default_factory=list)
     listings: list[ListReader] = field(default_factory=list)
@@ -74,6 +74,11 @@ class CallPlan:
     chunks: list[list[MergedWrite]] = field(default_factory=list)
     writes: list[MergedWrite] = field(default_factory=list)
     op_kinds: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def readers(self) -> list[Reader]:
+        """Every reader of phase 1."""
+        return [*self.gets, *self.searches, *self.listings, *self.created_lookups]
 
     @property
     def is_empty(self) -> bool:
@@ -141,20 +146,19 @@ def plan_call(
     # created_at look-ups are grouped like batches, but by key count alone: a partition's keys
     # in one look-up (up to MAX_KEYS_PER_LOOKUP), same-replica partitions combined.
     upserts = [w for w in plan.writes if w.put.encoded is not None]
-    lookup_limits = BatchLimits(
+    lookups = _group_chunks(
+        upserts,
+        replica_group,
         max_ops=MAX_KEYS_PER_LOOKUP,
-        warn_ops=MAX_KEYS_PER_LOOKUP,
-        max_bytes=1 << 62,
-        warn_bytes=1 << 62,
-        max_partitions_per_batch=limits.max_partitions_per_batch,
+        max_bytes=math.inf,
+        max_partitions=limits.max_partitions_per_batch,
     )
-    for chunk in _batch_chunks(upserts, lookup_limits, replica_group):
+    for chunk in lookups:
         wanted: dict[str, list[str]] = {}
         for write in chunk:
             wanted.setdefault(write.put.partition, []).append(write.put.key)
         indices = tuple(i for w in chunk for i in w.op_indices)
         plan.created_lookups.append(CreatedAtReader(wanted, indices))
-    plan.readers = [*plan.gets, *plan.searches, *plan.listings, *plan.created_lookups]
     return plan
 
 
@@ -190,7 +194,7 @@ def _check_limits(
 def _batch_chunks(
     writes: Sequence[MergedWrite], limits: BatchLimits, replica_group: ReplicaGroup
 ) -> list[list[MergedWrite]]:
-    """Split writes into UNLOGGED batches (and, with other limits, ``created_at`` look-ups).
+    """Split writes into UNLOGGED batches.
 
     A partition's writes stay together (atomic and isolated per partition) unless they exceed
     the warn thresholds (``warn_ops``/``warn_bytes``) on their own. Partitions are combined, up to
@@ -199,8 +203,25 @@ def _batch_chunks(
     """
     # Every UNLOGGED batch is an atomic batch too (inside each partition): it stays within the
     # warn thresholds, so the SDK's own splitting never produces a batch worth a warning.
-    max_ops = min(limits.max_ops, limits.warn_ops)
-    max_bytes = min(limits.max_bytes, limits.warn_bytes)
+    return _group_chunks(
+        writes,
+        replica_group,
+        max_ops=min(limits.max_ops, limits.warn_ops),
+        max_bytes=min(limits.max_bytes, limits.warn_bytes),
+        max_partitions=limits.max_partitions_per_batch,
+    )
+
+
+def _group_chunks(
+    writes: Sequence[MergedWrite],
+    replica_group: ReplicaGroup,
+    *,
+    max_ops: int,
+    max_bytes: float,
+    max_partitions: int,
+) -> list[list[MergedWrite]]:
+    """Pack whole partitions of one replica group into chunks within the given bounds; a
+    partition too large on its own is split. Shared by batches and ``created_at`` look-ups."""
     by_partition: dict[str, list[MergedWrite]] = {}
     for write in writes:
         by_partition.setdefault(write.put.partition, []).append(write)
@@ -215,7 +236,7 @@ def _batch_chunks(
         for group in partitions:
             group_size = sum(w.estimated_bytes for w in group)
             fits = (
-                count < limits.max_partitions_per_batch
+                count < max_partitions
                 and len(chunk) + len(group) <= max_ops
                 and size + group_size <= max_bytes
             )

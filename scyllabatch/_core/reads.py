@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from scyllabatch._codec_errors import DecodeError
@@ -71,28 +71,23 @@ class Reader:
         raise NotImplementedError
 
 
-class KeyLookupReader(Reader):
-    """Reads given keys of one partition (``GetOp`` s, or ``created_at`` before puts)."""
+class GetReader(Reader):
+    """Serves the ``GetOp`` s of one partition: ``key IN ?``, up to ``MAX_KEYS_PER_LOOKUP`` keys
+    per request."""
 
-    def __init__(
-        self,
-        namespace: tuple[str, ...],
-        partition: str,
-        keys: Iterable[str],
-        op_indices: tuple[int, ...],
-        statement: Statement,
-    ) -> None:
-        self.namespace = namespace
-        self.partition = partition
-        self.keys = list(dict.fromkeys(keys))
-        self.op_indices = op_indices
-        self.statement = statement
+    def __init__(self, gets: Sequence[GetRead]) -> None:
+        first = gets[0]
+        self.gets = gets
+        self.namespace = first.namespace
+        self.partition = first.partition
+        self.keys = list(dict.fromkeys(g.key for g in gets))
+        self.op_indices = tuple(g.index for g in gets)
         self.rows: dict[str, Any] = {}
 
     def start(self) -> list[Request]:
         return [
             read_request(
-                self.statement,
+                Statement.SELECT_KEYS,
                 (self.partition, self.keys[i : i + MAX_KEYS_PER_LOOKUP]),
                 self.op_indices,
             )
@@ -103,21 +98,6 @@ class KeyLookupReader(Reader):
         for row in page.rows:
             self.rows[row[0]] = row
         return [request.next_page(page.paging_state)] if page.paging_state else []
-
-
-class GetReader(KeyLookupReader):
-    """Serves the ``GetOp`` s of one partition."""
-
-    def __init__(self, gets: Sequence[GetRead]) -> None:
-        first = gets[0]
-        super().__init__(
-            first.namespace,
-            first.partition,
-            (g.key for g in gets),
-            tuple(g.index for g in gets),
-            Statement.SELECT_KEYS,
-        )
-        self.gets = gets
 
     def stored(self) -> dict[str, StoredRow]:
         """Every found row, by key."""

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from scyllabatch._core.retry import ErrorKind
 from scyllabatch._core.schema import Statement
 from scyllabatch.ops import BatchType
 
@@ -79,7 +80,7 @@ class Rows:
 class Failure:
     """A failed outcome: the driver's exception and its classification."""
 
-    kind: Any  # scyllabatch._core.retry.ErrorKind (kept loose to avoid an import cycle)
+    kind: ErrorKind
     error: BaseException
 
 
