@@ -197,7 +197,7 @@ class StoreBase:
         with self._prepare_lock:
             if self._statements is None:
                 try:
-                    self._statements = _driver.Statements(self.session, self.config)
+                    self._statements = _driver.Statements(self.session, self.config, self._profile)
                 except Exception as exc:
                     raise StoreQueryError(
                         f"could not prepare statements in keyspace {self.config.keyspace!r} "

@@ -148,10 +148,12 @@ def attach_profile(session: Session, config: StoreConfig) -> str:
 
 
 class Statements:
-    """Every statement of the SDK, prepared once per session and keyspace."""
+    """Every statement of the SDK, prepared once per session and keyspace, and how to send them."""
 
-    def __init__(self, session: Session, config: StoreConfig) -> None:
+    def __init__(self, session: Session, config: StoreConfig, profile: str) -> None:
+        self.session = session
         self.config = config
+        self.profile = profile
         self.read_consistency = consistency_level(config.read_consistency)
         self.write_consistency = consistency_level(config.write_consistency)
         self.prepared: dict[schema.Statement, PreparedStatement] = {}
@@ -159,6 +161,15 @@ class Statements:
             prepared = session.prepare(cql)
             prepared.retry_policy = NO_DRIVER_RETRIES
             self.prepared[statement] = prepared
+
+    def send(self, request: Request) -> Any:
+        """Start one request (non-blocking); returns the driver's ``ResponseFuture``."""
+        return self.session.execute_async(
+            self.build(request),
+            timeout=self.config.request_timeout,
+            execution_profile=self.profile,
+            paging_state=request.paging_state,
+        )
 
     def build(self, request: Request) -> DriverStatement:
         """The driver statement for one engine request.

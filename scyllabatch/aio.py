@@ -194,9 +194,6 @@ class AsyncStore(StoreBase):
         def on_error(exc: BaseException, index: int) -> None:
             loop.call_soon_threadsafe(settle, index, _driver.failure(exc))
 
-        session = self.session
-        timeout = self.config.request_timeout
-        profile = self._profile
         slice_started = time.perf_counter()
         for index, request in enumerate(requests):
             await slots.acquire()
@@ -204,12 +201,7 @@ class AsyncStore(StoreBase):
                 if self._throttler is not None:
                     async with self._throttler:
                         pass
-                response = session.execute_async(
-                    statements.build(request),
-                    timeout=timeout,
-                    execution_profile=profile,
-                    paging_state=request.paging_state,
-                )
+                response = statements.send(request)
             except Exception as exc:
                 settle(index, _driver.failure(exc))
             except BaseException:  # cancelled before sending: give the slot back

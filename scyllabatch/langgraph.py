@@ -30,23 +30,17 @@ __all__ = ["ScyllaBatchStore"]
 
 
 def _convert(result: Any) -> Any:
-    if isinstance(result, SearchItem):
-        return LangGraphSearchItem(
-            namespace=result.namespace,
-            key=result.key,
-            value=result.value,
-            created_at=result.created_at,
-            updated_at=result.updated_at,
-            score=result.score,
-        )
     if isinstance(result, Item):
-        return LangGraphItem(
-            namespace=result.namespace,
-            key=result.key,
-            value=result.value,
-            created_at=result.created_at,
-            updated_at=result.updated_at,
-        )
+        fields: dict[str, Any] = {
+            "namespace": result.namespace,
+            "key": result.key,
+            "value": result.value,
+            "created_at": result.created_at,
+            "updated_at": result.updated_at,
+        }
+        if isinstance(result, SearchItem):
+            return LangGraphSearchItem(**fields, score=result.score)
+        return LangGraphItem(**fields)
     if isinstance(result, list):
         return [_convert(r) for r in result]
     return result

@@ -204,9 +204,6 @@ class Store(StoreBase):
         def on_error(exc: BaseException, index: int) -> None:
             finish(index, _driver.failure(exc))
 
-        session = self.session
-        timeout = self.config.request_timeout
-        profile = self._profile
         rate = self._rate
         credit = 0  # slots taken and not used yet
         try:
@@ -217,12 +214,7 @@ class Store(StoreBase):
                 if rate is not None:
                     rate.wait()
                 try:
-                    future = session.execute_async(
-                        statements.build(request),
-                        timeout=timeout,
-                        execution_profile=profile,
-                        paging_state=request.paging_state,
-                    )
+                    future = statements.send(request)
                 except Exception as exc:
                     finish(index, _driver.failure(exc))
                     continue
