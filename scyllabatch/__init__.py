@@ -8,7 +8,7 @@ op wins), per-partition UNLOGGED batches or one atomic LOGGED batch, and idempot
 from scyllabatch._impl import IMPLEMENTATION
 from scyllabatch._version import __version__
 from scyllabatch.aio import AsyncStore
-from scyllabatch.config import BatchLimits, RetryPolicy, StoreConfig
+from scyllabatch.config import BatchLimits, CreatedAtMode, RetryPolicy, StoreConfig
 from scyllabatch.errors import (
     StoreBatchSizeWarning,
     StoreConnectionError,
@@ -36,6 +36,7 @@ __all__ = [
     "AsyncStore",
     "BatchLimits",
     "BatchType",
+    "CreatedAtMode",
     "GetOp",
     "Item",
     "ListNamespacesOp",

@@ -18,7 +18,7 @@ from scyllabatch._core import schema
 from scyllabatch._core.engine import CallContext, TimestampClock
 from scyllabatch._core.planner import CallPlan, plan_call
 from scyllabatch._core.validation import parse_batch_type, validate_ops
-from scyllabatch._impl import codec
+from scyllabatch._impl import codec, writes
 from scyllabatch.config import StoreConfig
 from scyllabatch.errors import StoreError, StoreQueryError, StoreValidationError
 from scyllabatch.metrics import Metrics, prometheus_text
@@ -161,6 +161,7 @@ class StoreBase:
                 codec,
                 self.config.page_size,
                 self._replica_groups,
+                self.config.created_at_mode,
             )
         except StoreValidationError as exc:
             self._metrics.record_call(
@@ -176,6 +177,7 @@ class StoreBase:
             retry=retry,
             limits=self.config.limits,
             codec=codec,
+            writes=writes,
             registered=self._registered,
             random_unit=self._random.random,
         )

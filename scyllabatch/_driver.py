@@ -6,8 +6,10 @@ into driver statements, and classifying driver exceptions for the retry policy.
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
+import struct
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,19 +41,21 @@ from cassandra.policies import (
     WriteType,
 )
 from cassandra.protocol import (
+    BatchMessage,
     IsBootstrappingErrorMessage,
     OverloadedErrorMessage,
     ServerError,
     SyntaxException,
     UnauthorizedErrorMessage,
 )
-from cassandra.query import BatchStatement, PreparedStatement, tuple_factory
+from cassandra.query import BatchStatement, BoundStatement, PreparedStatement, tuple_factory
 from cassandra.query import BatchType as DriverBatchType
 from cassandra.query import Statement as DriverStatement
 
 from scyllabatch._core import schema
-from scyllabatch._core.requests import Consistency, Failure, Request, Rows
+from scyllabatch._core.requests import Consistency, EncodedStatements, Failure, Request, Rows
 from scyllabatch._core.retry import ErrorKind
+from scyllabatch._pure.writes import decode_writes
 from scyllabatch.config import StoreConfig
 from scyllabatch.errors import StoreConnectionError
 from scyllabatch.ops import BatchType
@@ -147,6 +151,46 @@ def attach_profile(session: Session, config: StoreConfig) -> str:
     return PROFILE
 
 
+class _EncodedBatchMessage(BatchMessage):  # type: ignore[misc]
+    """A ``BATCH`` message whose statements the SDK serialized itself.
+
+    Everything after the statements (consistency, flags, serial consistency, timestamp, keyspace)
+    is still written by the driver's own :class:`BatchMessage` for the connection's protocol
+    version: it writes an empty batch (type byte, a zero count) into a scratch buffer, and the
+    pre-serialized head replaces those first three bytes. (The leading underscore keeps the
+    driver's message registry from picking this class up.)
+    """
+
+    def __init__(self, base: Any, head: bytes) -> None:
+        self.__dict__.update(base.__dict__)
+        self.queries = ()
+        self.head = head
+
+    def send_body(self, f: Any, protocol_version: int, *args: Any, **kwargs: Any) -> None:
+        tail = io.BytesIO()
+        BatchMessage.send_body(self, tail, protocol_version, *args, **kwargs)
+        f.write(self.head)
+        f.write(tail.getbuffer()[3:])
+
+
+def encoded_messages_supported(session: Any) -> bool:
+    """Whether this driver exposes what sending pre-serialized batches needs.
+
+    Those are non-public parts of the driver (pinned in pyproject, tested in
+    ``tests/unit/test_driver_seam.py``): ``Session._create_response_future``,
+    ``Session._on_request``, ``Session.client_protocol_handler`` and ``ResponseFuture.message``
+    / ``send_request``. Without them, writes go through the public path: bound statements whose
+    values are already serialized, added to a ``BatchStatement`` without ``bind()``.
+    """
+    methods = ("_create_response_future", "_on_request")
+    return all(callable(getattr(session, name, None)) for name in methods) and hasattr(
+        session, "client_protocol_handler"
+    )
+
+
+_BATCH_HEAD = struct.Struct(">BH")
+
+
 class Statements:
     """Every statement of the SDK, prepared once per session and keyspace, and how to send them."""
 
@@ -161,9 +205,16 @@ class Statements:
             prepared = session.prepare(cql)
             prepared.retry_policy = NO_DRIVER_RETRIES
             self.prepared[statement] = prepared
+        self.ids: dict[schema.Statement, bytes] = {
+            statement: prepared.query_id for statement, prepared in self.prepared.items()
+        }
+        self._by_id = {prepared.query_id: prepared for prepared in self.prepared.values()}
+        self.encoded_messages = encoded_messages_supported(session)
 
     def send(self, request: Request) -> Any:
         """Start one request (non-blocking); returns the driver's ``ResponseFuture``."""
+        if request.encoded is not None:
+            return self._send_encoded(request, request.encoded)
         return self.session.execute_async(
             self.build(request),
             timeout=self.config.request_timeout,
@@ -171,11 +222,46 @@ class Statements:
             paging_state=request.paging_state,
         )
 
-    def build(self, request: Request) -> DriverStatement:
-        """The driver statement for one engine request.
+    def _send_encoded(self, request: Request, encoded: EncodedStatements) -> Any:
+        """Send a write batch whose statements are already serialized: no ``bind()`` at all.
 
-        Runs once per request on the hot path: the common case (a batch of one statement kind)
-        looks its prepared statement up once, and the driver binds each row as it adds it.
+        The driver still does everything else: token-aware routing from the routing key,
+        the execution profile, timeouts, re-preparing after a server restart, the response.
+        """
+        batch_type = _DRIVER_BATCH_TYPES[request.batch_type or BatchType.UNLOGGED]
+        batch = BatchStatement(
+            batch_type=batch_type,
+            retry_policy=NO_DRIVER_RETRIES,
+            consistency_level=self.write_consistency,
+        )
+        batch.routing_key = encoded.routing_key
+        batch.keyspace = self.config.keyspace
+        batch.is_idempotent = request.idempotent
+        session: Any = self.session
+        if not self.encoded_messages:
+            for statement_id, values in decode_writes(encoded.body, encoded.count):
+                bound = BoundStatement(self._by_id[statement_id])
+                bound.values = values
+                batch.add(bound)
+            return session.execute_async(
+                batch, timeout=self.config.request_timeout, execution_profile=self.profile
+            )
+        future = session._create_response_future(
+            batch, None, False, {}, self.config.request_timeout, execution_profile=self.profile
+        )
+        future.message = _EncodedBatchMessage(
+            future.message, _BATCH_HEAD.pack(batch_type.value, encoded.count) + encoded.body
+        )
+        future._protocol_handler = session.client_protocol_handler
+        session._on_request(future)
+        future.send_request()
+        return future
+
+    def build(self, request: Request) -> DriverStatement:
+        """The driver statement for one engine request (reads, TTL refreshes, registrations).
+
+        The common case (a batch of one statement kind) looks its prepared statement up once,
+        and the driver binds each row as it adds it.
         """
         consistency = (
             self.write_consistency

@@ -136,6 +136,7 @@ class AsyncStore(StoreBase):
             statements = self._statements
             if statements is None:
                 statements = await asyncio.to_thread(self._prepare_statements_blocking)
+            call.context.statement_ids = statements.ids
             engine = run_call(call.plan, call.context)
             # Steps of a large call (building thousands of statements, folding results) run in a
             # thread, so the loop keeps turning; small calls step inline.

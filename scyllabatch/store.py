@@ -154,6 +154,7 @@ class Store(StoreBase):
             if call.plan.is_empty:
                 return [None] * call.plan.size
             statements = self._prepare_statements_blocking()
+            call.context.statement_ids = statements.ids
             engine = run_call(call.plan, call.context)
             try:
                 command = next(engine)

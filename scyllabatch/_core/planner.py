@@ -10,9 +10,8 @@ replica group (``UNLOGGED``, see :func:`_batch_chunks`), plus TTL refreshes of i
 from __future__ import annotations
 
 import logging
-import math
 import warnings
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +24,10 @@ from scyllabatch._core.reads import (
     Reader,
     SearchReader,
 )
-from scyllabatch._core.requests import Consistency, Query, Request
+from scyllabatch._core.requests import Consistency, EncodedStatements, Query, Request
 from scyllabatch._core.schema import ROOTS_PARTITION, Statement
 from scyllabatch._core.validation import GetRead, ListRead, NormalizedOp, PutWrite, SearchRead
-from scyllabatch.config import BatchLimits
+from scyllabatch.config import BatchLimits, CreatedAtMode
 from scyllabatch.errors import StoreBatchSizeWarning, StoreValidationError
 from scyllabatch.ops import BatchType
 
@@ -37,26 +36,53 @@ logger = logging.getLogger("scyllabatch")
 ReplicaGroup = Callable[[str], Hashable]
 """Maps a partition (namespace text) to the key of its replica group."""
 
+StatementIds = Mapping[Statement, bytes]
+"""The prepared ids of the session's statements (the driver's ``PreparedStatement.query_id``)."""
+
 # Per-statement overhead of the server's batch size accounting (clustering, timestamps, columns).
 STATEMENT_OVERHEAD_BYTES = 48
 
 
-@dataclass(slots=True)
 class MergedWrite:
-    """The surviving write of one (namespace, key), and every op index merged into it."""
+    """The surviving write of one (namespace, key), and every op index merged into it.
 
-    put: PutWrite
-    op_indices: list[int]
+    Carries what the serializer needs (the partition and key as UTF-8) and its size as the
+    server's batch size check counts it, each computed once.
+    """
 
-    @property
-    def estimated_bytes(self) -> int:
-        """Rough size of this write as the server's batch size check counts it."""
+    __slots__ = ("estimated_bytes", "key_utf8", "op_indices", "partition_utf8", "put")
+
+    def __init__(self, put: PutWrite, op_indices: list[int]) -> None:
+        self.put = put
+        self.op_indices = op_indices
+        self.partition_utf8 = put.partition.encode("utf-8")
+        self.key_utf8 = put.key.encode("utf-8")
+        self.estimated_bytes = self._size()
+
+    def replace(self, put: PutWrite) -> None:
+        """A later op of the same (namespace, key) wins."""
+        self.put = put
+        self.op_indices.append(put.index)
+        self.estimated_bytes = self._size()
+
+    def _size(self) -> int:
+        encoded = self.put.encoded
+        return (
+            (len(encoded) if encoded is not None else 0)
+            + len(self.key_utf8)
+            + len(self.partition_utf8)
+            + STATEMENT_OVERHEAD_BYTES
+        )
+
+    def row(self, created_us: int) -> tuple[bytes, bytes, bytes | None, int, int]:
+        """The serializer's row (see ``_pure/writes.py``)."""
         put = self.put
         return (
-            len(put.encoded or b"")
-            + len(put.key.encode("utf-8"))
-            + len(put.partition.encode("utf-8"))
-            + STATEMENT_OVERHEAD_BYTES
+            self.partition_utf8,
+            self.key_utf8,
+            put.encoded,
+            created_us,
+            put.ttl_seconds or 0,
         )
 
 
@@ -67,6 +93,7 @@ class CallPlan:
     size: int
     batch_type: BatchType
     timestamp_us: int
+    created_at_mode: CreatedAtMode = CreatedAtMode.EXACT
     gets: list[GetReader] = field(default_factory=list)
     searches: list[SearchReader] = field(default_factory=list)
     listings: list[ListReader] = field(default_factory=list)
@@ -108,8 +135,7 @@ def merge_writes(ops: Sequence[NormalizedOp]) -> list[MergedWrite]:
             if existing is None:
                 merged[slot] = MergedWrite(op, [op.index])
             else:
-                existing.put = op
-                existing.op_indices.append(op.index)
+                existing.replace(op)
     return list(merged.values())
 
 
@@ -121,14 +147,21 @@ def plan_call(
     codec: Any,
     page_size: int,
     replica_group: ReplicaGroup = str,
+    created_at_mode: CreatedAtMode = CreatedAtMode.EXACT,
 ) -> CallPlan:
     """Plan one call; checks batch limits (raising or warning) before any I/O.
 
     ``replica_group`` maps a partition to a key shared by exactly the partitions stored on the
     same replicas (and shard); the facade derives it from the driver's token map. The default
-    puts every partition in a group of its own.
+    puts every partition in a group of its own. In ``EXACT`` mode the keys about to be written
+    are looked up first (one request per partition), so ``created_at`` survives updates.
     """
-    plan = CallPlan(size=len(ops), batch_type=batch_type, timestamp_us=timestamp_us)
+    plan = CallPlan(
+        size=len(ops),
+        batch_type=batch_type,
+        timestamp_us=timestamp_us,
+        created_at_mode=created_at_mode,
+    )
     gets_by_partition: dict[str, list[GetRead]] = {}
     for op in ops:
         kind = _OP_NAMES[type(op)]
@@ -142,24 +175,26 @@ def plan_call(
     plan.gets = [GetReader(gets) for gets in gets_by_partition.values()]
     plan.writes = merge_writes(ops)
     _check_limits(plan.writes, batch_type, limits)
-    plan.chunks = _batch_chunks(plan.writes, limits, replica_group)
-    # created_at look-ups are grouped like batches, but by key count alone: a partition's keys
-    # in one look-up (up to MAX_KEYS_PER_LOOKUP), same-replica partitions combined.
-    upserts = [w for w in plan.writes if w.put.encoded is not None]
-    lookups = _group_chunks(
-        upserts,
-        replica_group,
-        max_ops=MAX_KEYS_PER_LOOKUP,
-        max_bytes=math.inf,
-        max_partitions=limits.max_partitions_per_batch,
-    )
-    for chunk in lookups:
-        wanted: dict[str, list[str]] = {}
-        for write in chunk:
-            wanted.setdefault(write.put.partition, []).append(write.put.key)
-        indices = tuple(i for w in chunk for i in w.op_indices)
-        plan.created_lookups.append(CreatedAtReader(wanted, indices))
+    if batch_type is BatchType.UNLOGGED:
+        plan.chunks = _batch_chunks(plan.writes, limits, replica_group)
+    if created_at_mode is CreatedAtMode.EXACT:
+        plan.created_lookups = _created_lookups(plan.writes)
     return plan
+
+
+def _created_lookups(writes: Sequence[MergedWrite]) -> list[CreatedAtReader]:
+    """One look-up per partition of the upserts (split above ``MAX_KEYS_PER_LOOKUP`` keys)."""
+    by_partition: dict[str, list[MergedWrite]] = {}
+    for write in writes:
+        if write.put.encoded is not None:
+            by_partition.setdefault(write.put.partition, []).append(write)
+    lookups = []
+    for partition, group in by_partition.items():
+        for start in range(0, len(group), MAX_KEYS_PER_LOOKUP):
+            chunk = group[start : start + MAX_KEYS_PER_LOOKUP]
+            indices = tuple(i for w in chunk for i in w.op_indices)
+            lookups.append(CreatedAtReader(partition, [w.put.key for w in chunk], indices))
+    return lookups
 
 
 def _warn(message: str) -> None:
@@ -256,20 +291,6 @@ def _group_chunks(
     return chunks
 
 
-def _write_query(write: MergedWrite, created: dict[tuple[str, str], int], timestamp: int) -> Query:
-    put = write.put
-    if put.encoded is None:
-        return Query(Statement.DELETE, (timestamp, put.partition, put.key))
-    created_us = created.get((put.partition, put.key), timestamp)
-    ttl = put.ttl_seconds or 0
-    return Query(
-        Statement.UPSERT,
-        # ttl is written as 0, never null: a null would be a tombstone, and an update without TTL
-        # must clear the TTL a previous put recorded.
-        (put.partition, put.key, put.encoded, created_us, timestamp, ttl, ttl, timestamp),
-    )
-
-
 def _request(
     queries: Sequence[Query],
     batch_type: BatchType,
@@ -289,40 +310,62 @@ def _request(
     )
 
 
+def _data_request(
+    writes: Sequence[MergedWrite],
+    batch_type: BatchType,
+    created: dict[tuple[str, str], int],
+    timestamp: int,
+    statement_ids: StatementIds,
+    serializer: Any,
+) -> Request:
+    """One batch of the caller's writes, its statements serialized by the writes speedup.
+
+    ``created_at`` is the looked-up value in exact mode, else this write's own timestamp. The
+    ``ttl`` column is written as 0, never null: a null would be a tombstone, and an update without
+    TTL must clear the TTL a previous put recorded.
+    """
+    if created:
+        rows = [w.row(created.get((w.put.partition, w.put.key), timestamp)) for w in writes]
+    else:
+        rows = [w.row(timestamp) for w in writes]
+    body = serializer.encode_writes(
+        rows, statement_ids[Statement.UPSERT], statement_ids[Statement.DELETE], timestamp
+    )
+    return Request(
+        queries=(),
+        consistency=Consistency.WRITE,
+        idempotent=True,
+        op_indices=tuple(i for w in writes for i in w.op_indices),
+        batch_type=batch_type if len(writes) > 1 else None,
+        estimated_bytes=sum(w.estimated_bytes for w in writes),
+        encoded=EncodedStatements(len(writes), body, writes[0].partition_utf8),
+    )
+
+
 def write_requests(
     plan: CallPlan,
     created: dict[tuple[str, str], int],
     refreshes: Sequence[tuple[StoredRow, tuple[int, ...]]],
     registered: Collection[str],
     limits: BatchLimits,
+    statement_ids: StatementIds,
+    serializer: Any,
 ) -> tuple[list[Request], list[tuple[Request, list[str]]]]:
     """Build phase-2 requests.
 
     Returns the data and refresh requests, and the registry requests paired with the namespaces
     (partition names) each one registers, so the caller can remember them once written.
+    ``statement_ids`` are the prepared ids of the upsert and delete statements; ``serializer`` is
+    the selected writes speedup.
     """
     timestamp = plan.timestamp_us
     requests: list[Request] = []
     if plan.writes:
-        if plan.batch_type is BatchType.LOGGED:
-            requests.append(
-                _request(
-                    [_write_query(w, created, timestamp) for w in plan.writes],
-                    BatchType.LOGGED,
-                    [i for w in plan.writes for i in w.op_indices],
-                    sum(w.estimated_bytes for w in plan.writes),
-                )
-            )
-        else:
-            for chunk in plan.chunks:
-                requests.append(
-                    _request(
-                        [_write_query(w, created, timestamp) for w in chunk],
-                        BatchType.UNLOGGED,
-                        [i for w in chunk for i in w.op_indices],
-                        sum(w.estimated_bytes for w in chunk),
-                    )
-                )
+        chunks = [plan.writes] if plan.batch_type is BatchType.LOGGED else plan.chunks
+        requests.extend(
+            _data_request(chunk, plan.batch_type, created, timestamp, statement_ids, serializer)
+            for chunk in chunks
+        )
     requests.extend(_refresh_requests(plan, refreshes, limits))
     return requests, _registry_requests(plan, registered, limits)
 

@@ -60,7 +60,7 @@ def statement_cql(keyspace: str) -> dict[Statement, str]:
             f"SELECT {ITEM_COLUMNS} FROM {items} WHERE namespace = ? AND key IN ?"
         ),
         Statement.SELECT_CREATED: (
-            f"SELECT namespace, key, created_at FROM {items} WHERE namespace IN ? AND key IN ?"
+            f"SELECT key, created_at FROM {items} WHERE namespace = ? AND key IN ?"
         ),
         Statement.SCAN_PARTITION: f"SELECT {ITEM_COLUMNS} FROM {items} WHERE namespace = ?",
         Statement.PROBE_PARTITION: f"SELECT key FROM {items} WHERE namespace = ? LIMIT 1",
