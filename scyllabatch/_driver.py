@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import socket
 import struct
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cassandra import (
@@ -57,7 +59,7 @@ from scyllabatch._core.requests import Consistency, EncodedStatements, Failure, 
 from scyllabatch._core.retry import ErrorKind
 from scyllabatch._pure.writes import decode_writes
 from scyllabatch.config import StoreConfig
-from scyllabatch.errors import StoreConnectionError
+from scyllabatch.errors import StoreConnectionError, StoreValidationError
 from scyllabatch.ops import BatchType
 
 logger = logging.getLogger("scyllabatch")
@@ -191,6 +193,46 @@ def encoded_messages_supported(session: Any) -> bool:
 _BATCH_HEAD = struct.Struct(">BH")
 
 
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Per-call overrides of ``batch()``/``abatch()``: ``timeout`` (seconds, per request) and a
+    consistency level for every request of the call (``None``: the configured ones)."""
+
+    timeout: float | None = None
+    consistency: int | None = None
+
+
+DEFAULT_CALL = CallOptions()
+
+
+def call_options(timeout: Any, consistency: Any) -> CallOptions:
+    """Validate ``batch()``'s ``timeout=`` and ``consistency=`` (before any I/O)."""
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise StoreValidationError(
+            f"timeout must be a number of seconds > 0 (or None for the configured "
+            f"request_timeout), got {timeout!r}",
+            field="timeout",
+        )
+    level = None
+    if consistency is not None:
+        name = consistency.upper() if isinstance(consistency, str) else consistency
+        if name not in ConsistencyLevel.name_to_value or name in ("SERIAL", "LOCAL_SERIAL"):
+            raise StoreValidationError(
+                f"consistency {consistency!r} is not a consistency level; use one of ONE, QUORUM, "
+                "LOCAL_QUORUM, ALL, ... (or None for the configured ones)",
+                field="consistency",
+            )
+        level = consistency_level(name)
+    if timeout is None and level is None:
+        return DEFAULT_CALL
+    return CallOptions(None if timeout is None else float(timeout), level)
+
+
 class Statements:
     """Every statement of the SDK, prepared once per session and keyspace, and how to send them."""
 
@@ -211,18 +253,23 @@ class Statements:
         self._by_id = {prepared.query_id: prepared for prepared in self.prepared.values()}
         self.encoded_messages = encoded_messages_supported(session)
 
-    def send(self, request: Request) -> Any:
+    def send(self, request: Request, options: CallOptions = DEFAULT_CALL) -> Any:
         """Start one request (non-blocking); returns the driver's ``ResponseFuture``."""
         if request.encoded is not None:
-            return self._send_encoded(request, request.encoded)
+            return self._send_encoded(request, request.encoded, options)
+        statement = self.build(request)
+        if options.consistency is not None:
+            statement.consistency_level = options.consistency
         return self.session.execute_async(
-            self.build(request),
-            timeout=self.config.request_timeout,
+            statement,
+            timeout=options.timeout or self.config.request_timeout,
             execution_profile=self.profile,
             paging_state=request.paging_state,
         )
 
-    def _send_encoded(self, request: Request, encoded: EncodedStatements) -> Any:
+    def _send_encoded(
+        self, request: Request, encoded: EncodedStatements, options: CallOptions
+    ) -> Any:
         """Send a write batch whose statements are already serialized: no ``bind()`` at all.
 
         The driver still does everything else: token-aware routing from the routing key,
@@ -232,8 +279,9 @@ class Statements:
         batch = BatchStatement(
             batch_type=batch_type,
             retry_policy=NO_DRIVER_RETRIES,
-            consistency_level=self.write_consistency,
+            consistency_level=options.consistency or self.write_consistency,
         )
+        timeout = options.timeout or self.config.request_timeout
         batch.routing_key = encoded.routing_key
         batch.keyspace = self.config.keyspace
         batch.is_idempotent = request.idempotent
@@ -243,11 +291,9 @@ class Statements:
                 bound = BoundStatement(self._by_id[statement_id])
                 bound.values = values
                 batch.add(bound)
-            return session.execute_async(
-                batch, timeout=self.config.request_timeout, execution_profile=self.profile
-            )
+            return session.execute_async(batch, timeout=timeout, execution_profile=self.profile)
         future = session._create_response_future(
-            batch, None, False, {}, self.config.request_timeout, execution_profile=self.profile
+            batch, None, False, {}, timeout, execution_profile=self.profile
         )
         future.message = _EncodedBatchMessage(
             future.message, _BATCH_HEAD.pack(batch_type.value, encoded.count) + encoded.body
@@ -322,17 +368,21 @@ class ReplicaGroups:
             self._cache = {}
         group = self._cache.get(partition)
         if group is None:
-            group = self._cache[partition] = self._group(token_map, partition)
+            group = self._group(token_map, partition)
+            if group is not None:
+                self._cache[partition] = group
+            else:  # metadata not ready for this keyspace yet: alone for now, asked again later
+                group = partition
         return group
 
     def _group(self, token_map: Any, partition: str) -> Any:
         try:
             token = token_map.token_class.from_key(partition.encode("utf-8"))
             replicas = token_map.get_replicas(self._keyspace, token)
-        except Exception:  # metadata not ready for this keyspace: stay per partition
-            return partition
+        except Exception:
+            return None
         if not replicas:
-            return partition
+            return None
         sharding = getattr(replicas[0], "sharding_info", None)
         shard = sharding.shard_id_from_token(token.value) if sharding is not None else None
         return (tuple(sorted(str(host.endpoint) for host in replicas)), shard)

@@ -92,6 +92,8 @@ def _bench(args: argparse.Namespace) -> int:
             rounds=args.rounds,
             value_bytes=args.value_bytes,
             concurrency=args.concurrency,
+            in_flight=args.in_flight,
+            reads=not args.no_reads,
             progress=progress,
             as_json=args.json,
         )
@@ -151,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--total-ops",
         type=_positive,
         default=10_000,
-        help="puts per approach and batch size (default 10000)",
+        help="puts per contestant and batch size (default 10000)",
     )
     bench.add_argument(
         "--namespaces", type=_positive, default=100, help="namespaces (partitions), default 100"
@@ -159,8 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument(
         "--batch-sizes",
         type=_sizes,
-        default=(5, 10, 25, 50, 100),
-        help="comma-separated ops per call (default 5,10,25,50,100)",
+        default=(10, 100),
+        help="comma-separated ops per call (default 10,100)",
     )
     bench.add_argument(
         "--layout",
@@ -178,6 +180,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_positive,
         default=64,
         help="requests in flight (SDK max_concurrency and execute_concurrent), default 64",
+    )
+    bench.add_argument(
+        "--in-flight",
+        type=_positive,
+        default=1,
+        help="calls in flight at once, per contestant: threads in sync mode, tasks in async mode "
+        "(raw batches then have as many execute_async requests in flight); default 1",
+    )
+    bench.add_argument(
+        "--no-reads", action="store_true", help="skip the GetOp / raw SELECT comparison"
     )
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.add_argument(

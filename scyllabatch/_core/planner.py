@@ -50,17 +50,29 @@ class MergedWrite:
     server's batch size check counts it, each computed once.
     """
 
-    __slots__ = ("estimated_bytes", "key_utf8", "op_indices", "partition_utf8", "put")
+    __slots__ = (
+        "deleted_first",
+        "estimated_bytes",
+        "key_utf8",
+        "op_indices",
+        "partition_utf8",
+        "put",
+    )
 
     def __init__(self, put: PutWrite, op_indices: list[int]) -> None:
         self.put = put
         self.op_indices = op_indices
+        # A delete earlier in the same call ends the item's life: a put after it starts a new
+        # one, so its created_at is this call's timestamp, not what a look-up would find.
+        self.deleted_first = False
         self.partition_utf8 = put.partition.encode("utf-8")
         self.key_utf8 = put.key.encode("utf-8")
         self.estimated_bytes = self._size()
 
     def replace(self, put: PutWrite) -> None:
         """A later op of the same (namespace, key) wins."""
+        if self.put.encoded is None:
+            self.deleted_first = True
         self.put = put
         self.op_indices.append(put.index)
         self.estimated_bytes = self._size()
@@ -186,7 +198,7 @@ def _created_lookups(writes: Sequence[MergedWrite]) -> list[CreatedAtReader]:
     """One look-up per partition of the upserts (split above ``MAX_KEYS_PER_LOOKUP`` keys)."""
     by_partition: dict[str, list[MergedWrite]] = {}
     for write in writes:
-        if write.put.encoded is not None:
+        if write.put.encoded is not None and not write.deleted_first:
             by_partition.setdefault(write.put.partition, []).append(write)
     lookups = []
     for partition, group in by_partition.items():

@@ -66,29 +66,44 @@ def test_bench_json_report(
     rows = report["rows"]
     assert [row["batch_size"] for row in rows] == [5, 10]
     for row in rows:
-        for approach in APPROACHES:
-            result = row[approach]
+        contestants = row["contestants"]
+        for name in (*APPROACHES, "sdk_get", "raw_get_concurrent"):
+            result = contestants[name]
             assert result["ops"] == 60
             assert result["calls"] == 60 // row["batch_size"]
             assert result["ops_per_s"] > 0
+            assert result["cpu_ms_per_call"] > 0
             assert result["latency_ms_max"] >= result["latency_ms_p50"] > 0
-        best = max(row["raw_batch_unlogged"]["ops_per_s"], row["raw_concurrent"]["ops_per_s"])
-        assert row["ratio_unlogged_vs_best_raw"] == pytest.approx(
-            row["sdk_unlogged"]["ops_per_s"] / best
+        best = max(
+            contestants["raw_batch_unlogged"]["ops_per_s"],
+            contestants["raw_concurrent"]["ops_per_s"],
         )
-        assert row["ratio_logged_vs_raw_logged"] == pytest.approx(
-            row["sdk_logged"]["ops_per_s"] / row["raw_batch_logged"]["ops_per_s"]
+        ratios = row["ratios"]
+        assert ratios["unlogged_write_only_vs_best_raw"] == pytest.approx(
+            contestants["sdk_unlogged_write_only"]["ops_per_s"] / best
+        )
+        assert ratios["unlogged_exact_vs_best_raw"] == pytest.approx(
+            contestants["sdk_unlogged_exact"]["ops_per_s"] / best
+        )
+        assert ratios["logged_write_only_vs_raw_logged"] == pytest.approx(
+            contestants["sdk_logged_write_only"]["ops_per_s"]
+            / contestants["raw_batch_logged"]["ops_per_s"]
+        )
+        assert ratios["cpu_unlogged_write_only_vs_raw_batch"] == pytest.approx(
+            contestants["sdk_unlogged_write_only"]["cpu_ms_per_call"]
+            / contestants["raw_batch_unlogged"]["cpu_ms_per_call"]
         )
         assert row["best_raw_unlogged"] in ("raw_batch_unlogged", "raw_concurrent")
         # spread layout: every call touches min(batch, namespaces) partitions; on one node they
-        # share one replica set, so they are combined up to 10 per batch, and each batch costs
-        # one created_at look-up.
-        requests = row["sdk_requests"]["sdk_unlogged"]
+        # share one replica set, so they travel in one batch. Exact mode looks up each partition
+        # first; write-only mode reads nothing.
         partitions = min(row["batch_size"], 6)
-        batches = -(-partitions // 10)
-        assert requests["read_requests_per_call"] == pytest.approx(batches)
-        assert requests["write_requests_per_call"] == pytest.approx(batches)
-        assert row["sdk_requests"]["sdk_logged"]["write_requests_per_call"] == 1
+        requests = row["sdk_requests"]
+        assert requests["sdk_unlogged_write_only"]["read_requests_per_call"] == 0
+        assert requests["sdk_unlogged_write_only"]["write_requests_per_call"] == 1
+        assert requests["sdk_unlogged_exact"]["read_requests_per_call"] == pytest.approx(partitions)
+        assert requests["sdk_unlogged_exact"]["write_requests_per_call"] == 1
+        assert requests["sdk_logged_write_only"]["write_requests_per_call"] == 1
     assert not keyspace_exists(cql_session, keyspace), "bench must drop its keyspace"
 
 
@@ -118,8 +133,10 @@ def test_bench_table_grouped_with_progress(
     assert "100.0%" in captured.err  # the progress bar goes to stderr ...
     assert "%" not in captured.out.split("\n")[0]  # ... not into the table
     lines = captured.out.splitlines()
-    row = next(line for line in lines if line.strip().startswith("20 |"))
-    assert row.count("x") == 2  # the two SDK / raw ratios
+    assert "batch of 20 ops" in lines
+    row = next(line for line in lines if line.strip().startswith("SDK UNLOGGED, created_at write"))
+    assert row.count("x") == 2  # throughput and CPU, both against the raw code
+    assert "below 1x it is slower" in captured.out  # the table says what a ratio means
     assert "grouped" in captured.out
     assert not keyspace_exists(cql_session, keyspace)
 
