@@ -120,6 +120,7 @@ def connect(config: StoreConfig) -> tuple[Cluster, Session]:
         connect_timeout=config.connect_timeout,
         execution_profiles={EXEC_PROFILE_DEFAULT: profile, PROFILE: profile},
         sockopts=SOCKET_OPTIONS,
+        compression=False,
     )
     try:
         session = cluster.connect()

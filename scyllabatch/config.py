@@ -55,24 +55,25 @@ class BatchLimits:
     A LOGGED call above ``max_ops``/``max_bytes`` is rejected (an atomic batch is never silently
     split), and one above ``warn_ops``/``warn_bytes`` emits a
     :class:`~scyllabatch.StoreBatchSizeWarning` and a log line. UNLOGGED calls are split by the SDK
-    itself, so they never warn: every batch stays within ``warn_ops`` writes and ``warn_bytes``
-    bytes, keeps each partition's writes together (atomic and isolated per partition), and
-    combines at most ``max_partitions_per_batch`` partitions, only partitions stored on the same
-    replicas (and ScyllaDB shard): the coordinator is their replica, so nothing fans out. The
-    default of 50 was measured (a 100-put call over 100 partitions: 2 requests instead of 10, at
-    about two thirds of the client CPU); ScyllaDB checks batch sizes only, in bytes, so it logs
-    nothing about it. Cassandra warns (server log and a client warning the driver logs) above
-    ``unlogged_batch_across_partitions_warn_threshold`` (10 partitions): :meth:`cassandra` keeps
-    10. 1 gives one batch per partition. Bytes are
-    estimated from the encoded values, keys and namespaces. Defaults follow ScyllaDB's server
-    thresholds (128 KiB warn, 1024 KiB fail); :meth:`cassandra` follows Cassandra's (5/50 KiB).
+    itself, so they never warn: each partition's part of a batch (atomic and isolated inside the
+    partition) stays within ``warn_ops`` writes, and a batch within ``max_ops`` writes and
+    ``warn_bytes`` bytes. A batch combines at most ``max_partitions_per_batch`` partitions, and only
+    partitions stored on the same replicas (and ScyllaDB shard): the coordinator is their replica,
+    so nothing fans out. The default of 100 (as many as ``max_ops``) was measured: a 100-put call
+    over 100 partitions of one replica set is 1 request instead of 10 (at 10), at about half the
+    client CPU per call. ScyllaDB checks batch sizes only, in bytes, so it logs nothing about the
+    partition count; Cassandra warns (in its log, and in a client warning that the driver logs)
+    above ``unlogged_batch_across_partitions_warn_threshold`` (10 partitions), so
+    :meth:`cassandra` keeps 10. 1 gives one batch per partition. Bytes are estimated from the
+    encoded values, keys and namespaces. Defaults follow ScyllaDB's server thresholds (128 KiB
+    warn, 1024 KiB fail); :meth:`cassandra` follows Cassandra's (5/50 KiB).
     """
 
     max_ops: int = 100
     warn_ops: int = 50
     max_bytes: int = 1024 * 1024
     warn_bytes: int = 128 * 1024
-    max_partitions_per_batch: int = 50
+    max_partitions_per_batch: int = 100
 
     def __post_init__(self) -> None:
         for name in ("max_ops", "warn_ops", "max_bytes", "warn_bytes", "max_partitions_per_batch"):

@@ -243,20 +243,46 @@ def _batch_chunks(
 ) -> list[list[MergedWrite]]:
     """Split writes into UNLOGGED batches.
 
-    A partition's writes stay together (atomic and isolated per partition) unless they exceed
-    the warn thresholds (``warn_ops``/``warn_bytes``) on their own. Partitions are combined, up to
-    ``max_partitions_per_batch``, only with partitions of the same replica group, so the
-    token-aware coordinator is a replica of everything in the batch and nothing fans out.
+    Each partition's part of a batch is an atomic batch of its own (atomic and isolated inside
+    the partition), so it stays within the warn thresholds (``warn_ops`` writes, ``warn_bytes``
+    bytes): a partition above them is split, and the SDK's splitting never produces a batch worth
+    a warning. Partitions of the same replica group are combined, up to ``max_partitions_per_batch``
+    partitions, ``max_ops`` writes and ``warn_bytes`` bytes (the server's size check counts the
+    whole batch), so the token-aware coordinator is a replica of everything in the batch and
+    nothing fans out.
     """
-    # Every UNLOGGED batch is an atomic batch too (inside each partition): it stays within the
-    # warn thresholds, so the SDK's own splitting never produces a batch worth a warning.
     return _group_chunks(
         writes,
         replica_group,
-        max_ops=min(limits.max_ops, limits.warn_ops),
+        max_ops=limits.max_ops,
+        partition_ops=min(limits.max_ops, limits.warn_ops),
         max_bytes=min(limits.max_bytes, limits.warn_bytes),
         max_partitions=limits.max_partitions_per_batch,
     )
+
+
+def _partition_parts(
+    writes: Sequence[MergedWrite], replica_group: ReplicaGroup, partition_ops: int, max_bytes: int
+) -> dict[Hashable, list[tuple[list[MergedWrite], int]]]:
+    """Each replica group's partitions, cut into parts within ``partition_ops`` and
+    ``max_bytes``, with each part's size; parts of one partition are consecutive."""
+    by_partition: dict[str, list[MergedWrite]] = {}
+    for write in writes:
+        by_partition.setdefault(write.put.partition, []).append(write)
+    by_group: dict[Hashable, list[tuple[list[MergedWrite], int]]] = {}
+    for partition, group in by_partition.items():
+        parts = by_group.setdefault(replica_group(partition), [])
+        part: list[MergedWrite] = []
+        size = 0
+        for write in group:
+            estimated = write.estimated_bytes
+            if part and (len(part) >= partition_ops or size + estimated > max_bytes):
+                parts.append((part, size))
+                part, size = [], 0
+            part.append(write)
+            size += estimated
+        parts.append((part, size))
+    return by_group
 
 
 def _group_chunks(
@@ -264,40 +290,33 @@ def _group_chunks(
     replica_group: ReplicaGroup,
     *,
     max_ops: int,
-    max_bytes: float,
+    partition_ops: int,
+    max_bytes: int,
     max_partitions: int,
 ) -> list[list[MergedWrite]]:
-    """Pack whole partitions of one replica group into chunks within the given bounds; a
-    partition too large on its own is split. Shared by batches and ``created_at`` look-ups."""
-    by_partition: dict[str, list[MergedWrite]] = {}
-    for write in writes:
-        by_partition.setdefault(write.put.partition, []).append(write)
-    by_group: dict[Hashable, list[list[MergedWrite]]] = {}
-    for partition, group in by_partition.items():
-        by_group.setdefault(replica_group(partition), []).append(group)
+    """Pack partition parts of one replica group into batches within the given bounds; two parts
+    of one partition never share a batch."""
     chunks: list[list[MergedWrite]] = []
-    for partitions in by_group.values():
+    for parts in _partition_parts(writes, replica_group, partition_ops, max_bytes).values():
         chunk: list[MergedWrite] = []
         size = 0
         count = 0  # partitions in `chunk`
-        for group in partitions:
-            group_size = sum(w.estimated_bytes for w in group)
+        previous = None  # the partition of the last part added
+        for part, part_size in parts:
+            partition = part[0].put.partition
             fits = (
                 count < max_partitions
-                and len(chunk) + len(group) <= max_ops
-                and size + group_size <= max_bytes
+                and len(chunk) + len(part) <= max_ops
+                and size + part_size <= max_bytes
+                and partition != previous
             )
             if chunk and not fits:
                 chunks.append(chunk)
                 chunk, size, count = [], 0, 0
+            chunk.extend(part)
+            size += part_size
             count += 1
-            for write in group:  # a partition too large on its own is split further
-                estimated = write.estimated_bytes
-                if chunk and (len(chunk) >= max_ops or size + estimated > max_bytes):
-                    chunks.append(chunk)
-                    chunk, size, count = [], 0, 1
-                chunk.append(write)
-                size += estimated
+            previous = partition
         if chunk:
             chunks.append(chunk)
     return chunks

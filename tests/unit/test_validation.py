@@ -238,7 +238,14 @@ def test_created_at_lookups_read_exactly_the_written_keys() -> None:
         )
 
     exact = planned(CreatedAtMode.EXACT)
-    assert len(exact.chunks) == 5  # 180 writes of one replica group, 50 ops per batch at most
+    # 180 writes of one replica group: at most 100 per batch, 50 of one partition per batch, and
+    # two parts of one partition never share a batch
+    assert [len(chunk) for chunk in exact.chunks] == [52, 50, 50, 29]
+    for chunk in exact.chunks:
+        per_partition: dict[str, int] = {}
+        for write in chunk:
+            per_partition[write.put.partition] = per_partition.get(write.put.partition, 0) + 1
+        assert max(per_partition.values()) <= 50
     # One look-up per partition (the 151 keys of partition t.1 split at 100 keys), each asking
     # for exactly the keys written there: no cross product of partitions and keys; not the delete.
     wanted = sorted(
