@@ -147,6 +147,19 @@ def contact_points(config: StoreConfig) -> list[tuple[str, int]]:
     return [contact_point(entry, config.port) for entry in config.hosts]
 
 
+def cluster_port(config: StoreConfig) -> int:
+    """The port for nodes the driver discovers and that do not advertise their own.
+
+    The driver replaces a contact point by the node's entry in ``system.local`` and reaches it
+    on this port. So when every host names the same port, that port is used; otherwise
+    ``config.port``. (0 below stands for "no port given".)
+    """
+    given = {contact_point(entry, 0)[1] for entry in config.hosts}
+    if len(given) == 1 and 0 not in given:
+        return given.pop()
+    return config.port
+
+
 def _auth_failure(error: BaseException) -> bool:
     if isinstance(error, AuthenticationFailed):
         return True
@@ -182,7 +195,7 @@ def connect(config: StoreConfig) -> tuple[Cluster, Session]:
     try:
         cluster = Cluster(
             contact_points=points,
-            port=config.port,
+            port=cluster_port(config),
             auth_provider=auth,
             ssl_context=config.ssl_context,
             connect_timeout=config.connect_timeout,
@@ -217,7 +230,9 @@ def _connect_error(exc: Exception, config: StoreConfig, target: str) -> StoreErr
             f"none of the hosts {list(config.hosts)} resolves to an address: check the host "
             "names (SCYLLABATCH_HOSTS on the command line)"
         )
-    if isinstance(exc, ssl.SSLError) or _has_cause(exc, ssl.SSLError):
+    if config.ssl_context is not None and (
+        isinstance(exc, ssl.SSLError) or _has_cause(exc, ssl.SSLError) or "[SSL" in str(exc)
+    ):  # the driver re-raises some TLS failures as other OSErrors, keeping ssl's text
         return StoreConnectionError(
             f"TLS handshake with {target} failed: {_brief(exc)}. Check ssl_context (CA file, "
             "client certificate and key) and that the node's client encryption is enabled"
