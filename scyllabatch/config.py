@@ -77,7 +77,7 @@ class BatchLimits:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How failed requests are retried (only those that are safe to re-send; see DESIGN.md).
+    """How failed requests are retried (only those that are safe to re-send; see docs/design.md).
 
     Attempt ``n`` (1-based) waits ``min(max_delay, retry_delay * retry_backoff ** (n - 1))``,
     scaled by a random factor in ``[1 - jitter, 1 + jitter]``.
