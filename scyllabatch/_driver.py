@@ -203,17 +203,17 @@ def connect(config: StoreConfig) -> tuple[Cluster, Session]:
             sockopts=SOCKET_OPTIONS,
         )
         session = cluster.connect()
-    except Exception as exc:
+    except BaseException as exc:
         if cluster is not None:
             cluster.shutdown()
+        if not isinstance(exc, Exception):  # KeyboardInterrupt and the like pass through
+            raise
         raise _connect_error(exc, config, target) from exc
     return cluster, session
 
 
 def _connect_error(exc: Exception, config: StoreConfig, target: str) -> StoreError:
     """The :class:`StoreError` to raise for a failure to connect (never quoting the password)."""
-    if isinstance(exc, StoreError):
-        return exc
     if _auth_failure(exc):
         if config.username is None:
             return StoreAuthenticationError(

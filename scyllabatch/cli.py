@@ -20,6 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from cassandra import DriverException, OperationTimedOut, RequestExecutionException
+from cassandra.cluster import NoHostAvailable
+
 from scyllabatch import IMPLEMENTATION, GetOp, PutOp, Store, StoreConfig, __version__
 from scyllabatch._driver import contact_point
 from scyllabatch._scratch import KeyspaceExistsError, fresh_name, replication_for, scratch_keyspace
@@ -248,13 +251,14 @@ def connection_config(
     ``os.environ``), else asked with ``prompt`` (default: ``getpass`` when stdin is a terminal).
     """
     env = dict(os.environ if environ is None else environ)
+    context = tls_context(args)  # bad TLS options fail before the password is asked
     password = _password(args.username, env, prompt) if args.username else None
     return StoreConfig(
         hosts=args.hosts,
         port=args.port,
         username=args.username,
         password=password,
-        ssl_context=tls_context(args),
+        ssl_context=context,
         local_dc=args.local_dc,
         read_consistency=args.consistency,
         write_consistency=args.consistency,
@@ -497,6 +501,15 @@ def main(
         return EXIT_USAGE
     except StoreError as exc:
         print(f"scyllabatch {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except (DriverException, RequestExecutionException, OperationTimedOut, NoHostAvailable) as exc:
+        # a query of the tool itself (not of the SDK) failed, e.g. a role that may not read
+        # the system tables doctor looks at: one line, not a traceback
+        print(
+            f"scyllabatch {args.command}: the cluster refused or failed a request: "
+            f"{type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(f"scyllabatch {args.command}: interrupted", file=sys.stderr)

@@ -357,3 +357,20 @@ def test_consistency_and_local_dc_reach_the_store(
     # a consistency the one-node cluster cannot meet fails the way the server decides
     assert main([*args[:-1], "THREE"]) == 1
     assert "StoreUnavailableError" in capsys.readouterr().err
+
+
+def test_a_failing_query_of_a_tool_is_one_line_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cassandra import Unauthorized
+
+    import scyllabatch._doctor as doctor
+
+    def refused(session: Any, count: int) -> dict[str, float]:
+        raise Unauthorized("User app has no SELECT permission on <table system.local>")
+
+    monkeypatch.setattr(doctor, "round_trips", refused)
+    assert main(["doctor", *connection_args()]) == 1
+    err = capsys.readouterr().err
+    assert "refused or failed a request: Unauthorized" in err
+    assert "Traceback" not in err
