@@ -374,3 +374,16 @@ def test_a_failing_query_of_a_tool_is_one_line_not_a_traceback(
     err = capsys.readouterr().err
     assert "refused or failed a request: Unauthorized" in err
     assert "Traceback" not in err
+
+
+def test_bench_uses_the_connection_options_and_drops_its_keyspace_on_failure(
+    capsys: pytest.CaptureFixture[str], cql_session: Any, keyspace: str
+) -> None:
+    # THREE replicas cannot answer on a one-node cluster: the server says so on the first
+    # request, which proves --consistency reached the SDK's stores; the keyspace is dropped anyway.
+    args = ["bench", *connection_args(), "--keyspace", keyspace, *SMALL_BENCH]
+    assert main([*args, "--consistency", "THREE"]) == 1
+    err = capsys.readouterr().err
+    assert "'consistency': 'THREE'" in err
+    assert "Unavailable" in err
+    assert not keyspace_exists(cql_session, keyspace)
