@@ -11,7 +11,7 @@ machine and on whatever else it runs.
   on the same replicas combined, up to 50 per batch, 50 ops), or one logged batch.
 - ``sdk_sync_write_only`` / ``sdk_async_write_only``: the same in write-only mode (no read).
 - ``raw_batch``: one prepared ``BatchStatement`` of the 100 inserts, as hand-written code does it
-  (for 100 namespaces that is the multi-partition unlogged batch DESIGN.md warns against).
+  (for 100 namespaces that is the multi-partition unlogged batch docs/design.md warns against).
 - ``raw_concurrent``: ``execute_concurrent_with_args`` of 100 single prepared inserts.
 
 Run:

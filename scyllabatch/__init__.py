@@ -10,6 +10,7 @@ from scyllabatch._version import __version__
 from scyllabatch.aio import AsyncStore
 from scyllabatch.config import BatchLimits, CreatedAtMode, RetryPolicy, StoreConfig
 from scyllabatch.errors import (
+    StoreAuthenticationError,
     StoreBatchSizeWarning,
     StoreConnectionError,
     StoreError,
@@ -29,6 +30,7 @@ from scyllabatch.ops import (
     SearchItem,
     SearchOp,
 )
+from scyllabatch.secret import Secret
 from scyllabatch.store import Store
 
 __all__ = [
@@ -45,7 +47,9 @@ __all__ = [
     "RetryPolicy",
     "SearchItem",
     "SearchOp",
+    "Secret",
     "Store",
+    "StoreAuthenticationError",
     "StoreBatchSizeWarning",
     "StoreConfig",
     "StoreConnectionError",

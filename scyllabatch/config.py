@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from scyllabatch.errors import StoreValidationError
+from scyllabatch.secret import Secret
 
 if TYPE_CHECKING:
     import ssl
@@ -96,7 +97,7 @@ class BatchLimits:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How failed requests are retried (only those that are safe to re-send; see DESIGN.md).
+    """How failed requests are retried (only those that are safe to re-send; see docs/design.md).
 
     Attempt ``n`` (1-based) waits ``min(max_delay, retry_delay * retry_backoff ** (n - 1))``,
     scaled by a random factor in ``[1 - jitter, 1 + jitter]``.
@@ -163,6 +164,12 @@ class RetryPolicy:
 class StoreConfig:
     """Everything needed to connect and to run batches. Immutable; credentials never in ``repr``.
 
+    ``hosts`` entries are host names or addresses, optionally with their own port:
+    ``"10.0.0.5"``, ``"10.0.0.5:9142"``, ``"[::1]:9042"`` (``port`` is used where none is given).
+    ``password`` may be given as a ``str``; it is stored as a :class:`~scyllabatch.Secret`, whose
+    ``repr``/``str`` are masked and which is never carried by pickling (see
+    :mod:`scyllabatch.secret`). ``dataclasses.asdict(config)`` holds that masked object too.
+
     ``replication`` is used only when ``create_keyspace`` is true and the keyspace is missing.
     ``max_concurrency`` bounds the requests in flight per call; ``requests_per_second`` (optional)
     rate-limits requests of a store; ``request_timeout`` is in seconds. ``created_at_mode``
@@ -185,7 +192,7 @@ class StoreConfig:
     request_timeout: float = 10.0
     connect_timeout: float = 10.0
     username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    password: Secret | str | None = field(default=None, repr=False)
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)
     local_dc: str | None = None
     requests_per_second: float | None = None
@@ -235,6 +242,8 @@ class StoreConfig:
                 "(no read: every put sets created_at to its own write time)",
                 field="created_at_mode",
             ) from None
+        if self.password is not None and not isinstance(self.password, Secret):
+            object.__setattr__(self, "password", Secret(self.password))
         if (self.username is None) != (self.password is None):
             raise StoreValidationError(
                 "username and password must be given together", field="username"

@@ -14,9 +14,8 @@ import json
 import logging
 import sys
 import time
-import uuid
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, TextIO
 
 from scyllabatch import _driver
@@ -26,6 +25,7 @@ from scyllabatch._bench.report import format_table
 from scyllabatch._bench.runner import drive_async, drive_sync
 from scyllabatch._doctor import driver_info, server_info
 from scyllabatch._impl import IMPLEMENTATION
+from scyllabatch._scratch import KeyspaceExistsError, fresh_name, replication_for, scratch_keyspace
 from scyllabatch._version import __version__
 from scyllabatch.config import StoreConfig, validate_identifier
 from scyllabatch.errors import StoreBatchSizeWarning, StoreError
@@ -97,45 +97,51 @@ def _environment(session: Any) -> dict[str, Any]:
     }
 
 
-def run_bench(options: BenchOptions, *, progress_stream: TextIO | None = None) -> dict[str, Any]:
-    """Run the benchmark and return the report (what ``--json`` prints)."""
-    keyspace = options.keyspace or f"scyllabatch_bench_{uuid.uuid4().hex[:8]}"
-    config = StoreConfig(
+def run_bench(
+    options: BenchOptions,
+    *,
+    progress_stream: TextIO | None = None,
+    connection: StoreConfig | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark and return the report (what ``--json`` prints).
+
+    ``connection`` carries the connection settings beyond hosts and port (credentials, TLS,
+    local DC, consistency). The benchmark runs in a keyspace it creates itself and drops at the
+    end (unless ``keep_keyspace``); an existing keyspace is refused and left untouched.
+    """
+    keyspace = options.keyspace or fresh_name("bench")
+    config = replace(
+        connection or StoreConfig(),
         hosts=options.hosts,
         port=options.port,
         keyspace=keyspace,
+        create_keyspace=False,
         max_concurrency=options.concurrency,
     )
     cluster, session = _driver.connect(config)
     quiet = [logging.getLogger(name) for name in ("cassandra", "scyllabatch")]
     levels = [logger.level for logger in quiet]
-    created = False  # only a keyspace this run created is dropped
     try:
-        exists = session.execute(
-            "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = %s",
-            (keyspace,),
-        ).one()
-        if exists:
-            raise BenchError(
-                f"keyspace {keyspace!r} already exists; the benchmark creates and drops its own "
-                "keyspace: pass a new name (or none)"
-            )
-        created = True
-        # Server warnings about multi-partition raw batches, and the SDK's warning for LOGGED
-        # calls above 50 ops, would flood the terminal: the report states both instead.
-        for logger in quiet:
-            logger.setLevel(logging.ERROR)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", StoreBatchSizeWarning)
-            return _run(options, session, config, progress_stream)
+        with scratch_keyspace(
+            session,
+            keyspace,
+            replication_for(config.local_dc),
+            tool="bench",
+            keep=options.keep_keyspace,
+        ):
+            # Server warnings about multi-partition raw batches, and the SDK's warning for LOGGED
+            # calls above 50 ops, would flood the terminal: the report states both instead.
+            for logger in quiet:
+                logger.setLevel(logging.ERROR)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", StoreBatchSizeWarning)
+                return _run(options, session, config, progress_stream)
+    except KeyspaceExistsError as exc:
+        raise BenchError(str(exc)) from None
     finally:
         for logger, level in zip(quiet, levels, strict=True):
             logger.setLevel(level)
-        try:
-            if created and not options.keep_keyspace:
-                session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
-        finally:
-            cluster.shutdown()
+        cluster.shutdown()
 
 
 def _run(
@@ -178,10 +184,10 @@ def _run(
     }
 
 
-def bench_main(options: BenchOptions) -> int:
+def bench_main(options: BenchOptions, connection: StoreConfig | None = None) -> int:
     """Run and print (a table, or JSON on stdout); returns the exit status."""
     try:
-        report = run_bench(options, progress_stream=sys.stderr)
+        report = run_bench(options, progress_stream=sys.stderr, connection=connection)
     except (BenchError, StoreError) as exc:
         print(f"scyllabatch bench: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, BenchError) else 1

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from cassandra.cluster import Cluster
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchStatement
 from cassandra.query import BatchType as DriverBatchType
 
+from scyllabatch import _driver
 from scyllabatch._core import schema
 from scyllabatch._impl import codec
 from scyllabatch.aio import AsyncStore
@@ -141,7 +141,7 @@ class Runners:
         )
         # The code most users write first: a cluster with the driver's defaults (Nagle on,
         # the default retry policy and load balancing).
-        self.naive_cluster = Cluster(contact_points=list(config.hosts), port=config.port)
+        self.naive_cluster = _driver.default_cluster(config)
         self.naive_session = self.naive_cluster.connect()
         self.naive_insert = self.naive_session.prepare(
             f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, updated_at, "

@@ -1,4 +1,4 @@
-"""The batch contract of DESIGN.md against the real node, over both facades."""
+"""The batch contract of docs/design.md against the real node, over both facades."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The engine's retry and error decisions, driven without a database.
 
 The engine is sans-I/O: these tests play the facade, answering its commands with outcomes, so
-every row of DESIGN.md's classification table is checked deterministically.
+every row of the classification table in docs/design.md is checked deterministically.
 """
 
 from __future__ import annotations

@@ -45,7 +45,9 @@ def test_public_api_is_pinned() -> None:
             "RetryPolicy",
             "SearchItem",
             "SearchOp",
+            "Secret",
             "Store",
+            "StoreAuthenticationError",
             "StoreBatchSizeWarning",
             "StoreConfig",
             "StoreConnectionError",
@@ -69,6 +71,7 @@ def test_error_tree() -> None:
         "StoreTimeoutError",
         "StoreUnavailableError",
         "StoreConnectionError",
+        "StoreAuthenticationError",
         "StorePartialWriteError",
     ]:
         assert issubclass(getattr(scyllabatch, name), scyllabatch.StoreError)
