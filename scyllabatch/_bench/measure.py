@@ -140,6 +140,8 @@ Measurement = Generator[Block, BlockResult, list[dict[str, Any]]]
 
 
 def _rotated(contestants: Sequence[Contestant], shift: int) -> list[Contestant]:
+    if not contestants:
+        return []
     shift %= len(contestants)
     return [*contestants[shift:], *contestants[:shift]]
 
