@@ -279,14 +279,13 @@ class StoreBase:
                 raise StoreQueryError(f"setup could not create {what}: {exc}") from exc
             if what == "keyspace":
                 advice = (
-                    f"this account may not create keyspaces: have keyspace {keyspace!r} created "
-                    "by one that may, then pass create_keyspace=False"
+                    "this account may not create keyspaces: have one that may run "
+                    f"`{cql}`, then pass create_keyspace=False"
                 )
             else:
                 advice = (
                     f"this account may not create tables in keyspace {keyspace!r}: grant it "
-                    f"CREATE ON KEYSPACE {keyspace}, or have the tables created by an account "
-                    "that may (their CQL is scyllabatch._core.schema.table_cql)"
+                    f"CREATE ON KEYSPACE {keyspace}, or have an account that may run `{cql}`"
                 )
             raise StoreQueryError(f"setup could not create {what}: {advice} ({exc})") from exc
 

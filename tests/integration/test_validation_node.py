@@ -336,8 +336,18 @@ def test_setup_without_create_permission_says_what_to_do(cql_session: Any, keysp
     with pytest.raises(StoreQueryError) as info:
         Store(denied, config=StoreConfig(keyspace=keyspace)).setup()
     assert "create_keyspace=False" in str(info.value)
+    assert f"CREATE KEYSPACE IF NOT EXISTS {keyspace}" in str(info.value)
     assert type(info.value.__cause__).__name__ == "Unauthorized"
     assert len(denied.denied) == 1
+    # With the keyspace made by an administrator, the tables are what this account cannot make.
+    cql_session.execute(
+        f"CREATE KEYSPACE {keyspace} WITH replication = "
+        "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    )
+    with pytest.raises(StoreQueryError) as info:
+        Store(denied, config=StoreConfig(keyspace=keyspace)).setup()
+    assert f"CREATE ON KEYSPACE {keyspace}" in str(info.value)
+    assert f"CREATE TABLE IF NOT EXISTS {keyspace}.items" in str(info.value)
     # Once an administrator made the keyspace and tables, setup() creates nothing, so the same
     # account can run it.
     Store(cql_session, config=StoreConfig(keyspace=keyspace)).setup()
