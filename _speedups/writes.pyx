@@ -111,6 +111,7 @@ def encode_writes(list rows, bytes upsert_id, bytes delete_id, int64_t timestamp
 
 FAST_MAX_LABEL_BYTES = 255
 FAST_MAX_KEY_BYTES = 1024
+FAST_MAX_PARTITION_BYTES = 65_535
 
 from cpython.unicode cimport PyUnicode_GET_LENGTH, PyUnicode_READ_CHAR
 
@@ -147,6 +148,8 @@ cpdef object fast_partition(object namespace, dict cache):
         if not _fast_label(label):
             return None
     partition = ".".join(namespace)
+    if PyUnicode_GET_LENGTH(partition) > FAST_MAX_PARTITION_BYTES:  # ASCII: characters are bytes
+        return None
     if is_tuple:
         cache[namespace] = partition
     return partition

@@ -17,6 +17,7 @@ from scyllabatch import _driver
 from scyllabatch._core import schema
 from scyllabatch._core.engine import CallContext, TimestampClock
 from scyllabatch._core.planner import CallPlan, plan_call
+from scyllabatch._core.retry import ErrorKind
 from scyllabatch._core.validation import parse_batch_type, validate_ops
 from scyllabatch._impl import codec, writes
 from scyllabatch.config import StoreConfig
@@ -50,6 +51,11 @@ class _BoundedSet(set[str]):
         if len(self) > _REGISTERED_CACHE_SIZE:
             self.clear()
         super().update(*others)
+
+
+def _row_values(row: Any) -> tuple[Any, ...]:
+    """A row's values in column order, whatever the session's row factory (tuples or dicts)."""
+    return tuple(row.values()) if isinstance(row, Mapping) else tuple(row)
 
 
 def config_from(
@@ -156,7 +162,9 @@ class StoreBase:
         retry = self.config.retry.with_overrides(max_retries, retry_delay, retry_backoff)
         ops = as_op_list(ops)
         try:
-            normalized = validate_ops(ops, codec)
+            normalized = validate_ops(
+                ops, codec, max_value_bytes=self.config.limits.max_value_bytes
+            )
             plan = plan_call(
                 normalized,
                 kind,
@@ -212,19 +220,80 @@ class StoreBase:
             return self._statements
 
     def _setup_blocking(self) -> None:
+        """Create what is missing (keyspace if allowed, tables), then check existing tables.
+
+        Nothing is created that exists already, so an account without CREATE permission can set
+        up a store whose keyspace and tables an administrator made. A table of ours with another
+        schema is reported, naming the differing columns, instead of failing later.
+        """
         keyspace = self.config.keyspace
-        try:
-            if self.config.create_keyspace:
-                self.session.execute(schema.keyspace_cql(keyspace, self.config.replication))
-            for cql in schema.table_cql(keyspace):
-                self.session.execute(cql)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreQueryError(f"setup of keyspace {keyspace!r} failed: {exc}") from exc
+        if not self._keyspace_exists():
+            if not self.config.create_keyspace:
+                raise StoreQueryError(
+                    f"keyspace {keyspace!r} does not exist and create_keyspace is False: create "
+                    "it first (with the replication your cluster needs), or pass "
+                    "create_keyspace=True"
+                )
+            self._run_ddl(schema.keyspace_cql(keyspace, self.config.replication), "keyspace")
+        existing = self._existing_columns()
+        for table, cql in schema.table_cql_by_name(keyspace).items():
+            if table not in existing:
+                self._run_ddl(cql, f"table {keyspace}.{table}")
+        existing = self._existing_columns()
+        clashes = [
+            f"{keyspace}.{table}: " + "; ".join(problems)
+            for table in schema.TABLES
+            if (problems := schema.schema_differences(table, existing.get(table, {})))
+        ]
+        if clashes:
+            raise StoreQueryError(
+                "setup() found tables with another schema than scyllabatch's ("
+                + " | ".join(clashes)
+                + "); use another keyspace, or drop or rename those tables if their data is not "
+                "needed"
+            )
         self._statements = None
         self._registered.clear()  # the keyspace may have been dropped and created again
         self._prepare_statements_blocking()
+
+    def _setup_query(self, cql: str, params: tuple[Any, ...]) -> list[Any]:
+        try:
+            return list(self.session.execute(cql, params))
+        except Exception as exc:
+            raise StoreQueryError(
+                f"setup of keyspace {self.config.keyspace!r} could not read the schema: {exc}"
+            ) from exc
+
+    def _keyspace_exists(self) -> bool:
+        return bool(self._setup_query(schema.KEYSPACE_QUERY, (self.config.keyspace,)))
+
+    def _existing_columns(self) -> dict[str, dict[str, tuple[str, str]]]:
+        """``{table: {column: (kind, type)}}`` of the SDK's tables in the keyspace."""
+        columns: dict[str, dict[str, tuple[str, str]]] = {}
+        for row in self._setup_query(schema.COLUMNS_QUERY, (self.config.keyspace,)):
+            table, column, kind, type_ = _row_values(row)
+            if table in schema.TABLES:
+                columns.setdefault(table, {})[column] = (kind, type_)
+        return columns
+
+    def _run_ddl(self, cql: str, what: str) -> None:
+        keyspace = self.config.keyspace
+        try:
+            self.session.execute(cql)
+        except Exception as exc:
+            if _driver.classify(exc) is not ErrorKind.AUTH:
+                raise StoreQueryError(f"setup could not create {what}: {exc}") from exc
+            if what == "keyspace":
+                advice = (
+                    "this account may not create keyspaces: have one that may run "
+                    f"`{cql}`, then pass create_keyspace=False"
+                )
+            else:
+                advice = (
+                    f"this account may not create tables in keyspace {keyspace!r}: grant it "
+                    f"CREATE ON KEYSPACE {keyspace}, or have an account that may run `{cql}`"
+                )
+            raise StoreQueryError(f"setup could not create {what}: {advice} ({exc})") from exc
 
     def _shutdown_blocking(self) -> None:
         self._closed = True

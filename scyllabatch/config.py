@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from scyllabatch._core.validation import MAX_VALUE_BYTES
 from scyllabatch.errors import StoreValidationError
 from scyllabatch.secret import Secret
 
@@ -17,20 +18,69 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchLimits", "CreatedAtMode", "RetryPolicy", "StoreConfig"]
 
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
 _CONSISTENCY_LEVELS = frozenset(
     {"ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"}
 )
 
+#: A keyspace name the SDK accepts: lower case, as CQL stores unquoted names, 48 characters at most.
+KEYSPACE_NAME = re.compile(r"[a-z][a-z0-9_]{0,47}")
+
+#: Words that cannot be used unquoted as a keyspace name on Cassandra, ScyllaDB or DataStax
+#: Enterprise (the set the Python driver quotes), so a store's keyspace works on each of them.
+_RESERVED_WORDS_TEXT = """
+    active add allow alter and any application applications apply asc authentication authorize
+    batch begin by call calls cast cluster columnfamily columns commit config create default
+    delegation delete desc describe drop entries execute executor executors field from full grant
+    if in index indices infinity insert internal into is java kerberos keyspace ldap limit
+    lowercasestring materialized mbean mbeans method modify nan no node nodes norecursive not null
+    object of on or order plan primary profiles rebuild redact reload remote rename renew replace
+    restrict revoke rows schema scheme schemes scylla_clustering_bound scylla_counter_shard_list
+    scylla_timeuuid_list_index search select set std_err std_out submission table to token
+    truncate unlogged unrestrict unset update use using view where with workpool
+"""
+RESERVED_WORDS = frozenset(_RESERVED_WORDS_TEXT.split())
+
+#: Characters refused in replication options: they are rendered as CQL string literals, and
+#: quotes, backslashes or control characters would change (or break) the statement.
+_REPLICATION_FORBIDDEN = frozenset("'\\\"")
+
+
+def keyspace_problem(value: Any) -> str | None:
+    """What is wrong with a keyspace name, or ``None`` if the SDK can use it.
+
+    Names are used unquoted in CQL, which folds them to lower case: a name must be lower case
+    (``"MyApp"`` is refused, with the lower-case spelling suggested, rather than silently becoming
+    ``myapp``), start with a letter, hold only letters, digits and underscores, be at most 48
+    characters, and not be a reserved word (:data:`RESERVED_WORDS`, e.g. ``select``).
+    """
+    if not isinstance(value, str):
+        return f"must be a str, got {type(value).__name__}"
+    if value != value.lower() and KEYSPACE_NAME.fullmatch(value.lower()):
+        return (
+            f"{value!r} has upper-case letters, and CQL folds unquoted names to lower case: "
+            f"use {value.lower()!r}"
+        )
+    if not KEYSPACE_NAME.fullmatch(value):
+        return (
+            f"{value!r} is not a valid keyspace name: use a lower-case letter followed by up to "
+            "47 lower-case letters, digits or underscores"
+        )
+    if value in RESERVED_WORDS:
+        return (
+            f"{value!r} is a reserved CQL word (on Cassandra, ScyllaDB or DataStax Enterprise): "
+            f"choose another name, e.g. {value + '_store'!r}"
+        )
+    return None
+
 
 def validate_identifier(value: str, what: str) -> str:
-    """Return ``value`` if it is a safe unquoted CQL identifier, else raise a validation error."""
-    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
-        raise StoreValidationError(
-            f"{what} {value!r} is not a valid CQL identifier: use a letter followed by up to 47 "
-            "letters, digits or underscores",
-            field=what,
-        )
+    """Return ``value`` if it is a usable keyspace name (see :func:`keyspace_problem`).
+
+    Raises :class:`~scyllabatch.StoreValidationError` naming ``what`` otherwise.
+    """
+    problem = keyspace_problem(value)
+    if problem is not None:
+        raise StoreValidationError(f"{what} {problem}", field=what)
     return value
 
 
@@ -47,6 +97,34 @@ class CreatedAtMode(str, enum.Enum):
 
     EXACT = "exact"
     WRITE_ONLY = "write_only"
+
+
+def replication_problem(replication: Any) -> str | None:
+    """What is wrong with a replication map, or ``None`` if it can be rendered into CQL.
+
+    The map must name a ``class``; keys are non-empty ``str``; values are non-empty ``str`` or
+    ``int`` (``bool`` is refused). No key or value may hold a quote, a backslash or a control
+    character: the map is written as CQL string literals in ``CREATE KEYSPACE``.
+    """
+    if not isinstance(replication, Mapping):
+        return (
+            "must be a mapping such as {'class': 'SimpleStrategy', 'replication_factor': 1}, "
+            f"got {type(replication).__name__}"
+        )
+    if "class" not in replication:
+        return "must name a 'class', e.g. {'class': 'NetworkTopologyStrategy', 'dc1': 3}"
+    for key, value in replication.items():
+        if not isinstance(key, str) or not key:
+            return f"option names must be non-empty str, got {key!r}"
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            return f"option {key!r} must be a str or an int, got {type(value).__name__}"
+        for text in (key, str(value)):
+            if not text or not text.isprintable() or _REPLICATION_FORBIDDEN.intersection(text):
+                return (
+                    f"option {key!r}: {text!r} may not be empty or hold quotes, backslashes or "
+                    "control characters"
+                )
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +146,14 @@ class BatchLimits:
     :meth:`cassandra` keeps 10. 1 gives one batch per partition. Bytes are estimated from the
     encoded values, keys and namespaces. Defaults follow ScyllaDB's server thresholds (128 KiB
     warn, 1024 KiB fail); :meth:`cassandra` follows Cassandra's (5/50 KiB).
+
+    ``max_value_bytes`` bounds one item's encoded value (MessagePack bytes), in every call: a put
+    with a larger value is refused before anything is sent. The default, 15 MiB, stays below what
+    the server accepts for one statement: 16 MiB per CQL message on Cassandra (and the commit
+    log's largest mutation, half its 32 MiB segment, on Cassandra and ScyllaDB), leaving 1 MiB
+    for the key, the namespace, the other columns and the framing. It is not tied to
+    ``max_bytes``: a value alone in an UNLOGGED call is sent as a single statement, which the
+    batch thresholds do not cover. Raise it only if the server's limits were raised too.
     """
 
     max_ops: int = 100
@@ -75,9 +161,17 @@ class BatchLimits:
     max_bytes: int = 1024 * 1024
     warn_bytes: int = 128 * 1024
     max_partitions_per_batch: int = 100
+    max_value_bytes: int = MAX_VALUE_BYTES
 
     def __post_init__(self) -> None:
-        for name in ("max_ops", "warn_ops", "max_bytes", "warn_bytes", "max_partitions_per_batch"):
+        for name in (
+            "max_ops",
+            "warn_ops",
+            "max_bytes",
+            "warn_bytes",
+            "max_partitions_per_batch",
+            "max_value_bytes",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise StoreValidationError(
@@ -175,6 +269,13 @@ class StoreConfig:
     rate-limits requests of a store; ``request_timeout`` is in seconds. ``created_at_mode``
     (``"exact"`` or ``"write_only"``, see :class:`CreatedAtMode`) chooses whether puts read the
     existing ``created_at`` first.
+
+    Checked here, at construction, so a bad setting never reaches the server: ``keyspace`` must
+    be lower case (CQL folds unquoted names, so ``"MyApp"`` is refused and ``"myapp"``
+    suggested), start with a letter, hold only letters, digits and underscores (48 at most) and
+    not be a reserved CQL word such as ``select`` (see :func:`keyspace_problem`);
+    ``replication`` must name a ``class`` and hold only ``str``/``int`` options without quotes,
+    backslashes or control characters (see :func:`replication_problem`).
     """
 
     hosts: Sequence[str] = ("127.0.0.1",)
@@ -203,12 +304,15 @@ class StoreConfig:
         if isinstance(self.hosts, str):
             object.__setattr__(self, "hosts", (self.hosts,))
         object.__setattr__(self, "hosts", tuple(self.hosts))
-        object.__setattr__(self, "replication", dict(self.replication))
         if not self.hosts or not all(isinstance(h, str) and h for h in self.hosts):
             raise StoreValidationError(
                 f"hosts must be a non-empty list of host names, got {self.hosts!r}", field="hosts"
             )
         validate_identifier(self.keyspace, "keyspace")
+        problem = replication_problem(self.replication)
+        if problem is not None:
+            raise StoreValidationError(f"replication {problem}", field="replication")
+        object.__setattr__(self, "replication", dict(self.replication))
         for name in ("read_consistency", "write_consistency"):
             level = getattr(self, name)
             if not isinstance(level, str) or level.upper() not in _CONSISTENCY_LEVELS:

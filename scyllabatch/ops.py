@@ -60,8 +60,11 @@ class GetOp(NamedTuple):
 class PutOp(NamedTuple):
     """Write (``value`` a dict) or delete (``value=None``) one item. Result: ``None``.
 
-    ``ttl`` is in minutes (float, LangGraph's unit), rounded up to whole seconds, at least one.
-    ``index`` is accepted for LangGraph compatibility; scyllabatch keeps no vector index.
+    ``ttl`` is in minutes (float, LangGraph's unit), ``None`` for no expiry; it must be > 0. The
+    item stays readable for at least that long: the server expires on whole seconds (``USING TTL
+    n`` lives between n - 1 and n seconds), so the TTL stored is the asked seconds rounded up,
+    plus one (``ttl=1/60`` is stored as 2 s). Reads with ``refresh_ttl`` re-apply the same stored
+    seconds. ``index`` is accepted for LangGraph compatibility; scyllabatch keeps no vector index.
     """
 
     namespace: tuple[str, ...]
@@ -72,7 +75,11 @@ class PutOp(NamedTuple):
 
 
 class SearchOp(NamedTuple):
-    """Find items under a namespace prefix, newest first. Result: ``list[SearchItem]``."""
+    """Find items under a namespace prefix, newest first. Result: ``list[SearchItem]``.
+
+    ``query`` is accepted and ignored, as by LangGraph's stores without a vector index: the result
+    is the items under the prefix that match ``filter``.
+    """
 
     namespace_prefix: tuple[str, ...]
     filter: dict[str, Any] | None = None
@@ -83,7 +90,11 @@ class SearchOp(NamedTuple):
 
 
 class MatchCondition(NamedTuple):
-    """A ``"prefix"`` or ``"suffix"`` pattern for :class:`ListNamespacesOp`."""
+    """A ``"prefix"`` or ``"suffix"`` pattern for :class:`ListNamespacesOp`.
+
+    ``path`` is a tuple of labels (``"*"`` matches any one label); a single ``str`` is taken as a
+    one-label path, as LangGraph accepts it.
+    """
 
     match_type: Literal["prefix", "suffix"]
     path: NamespacePath

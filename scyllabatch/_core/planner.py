@@ -78,9 +78,8 @@ class MergedWrite:
         self.estimated_bytes = self._size()
 
     def _size(self) -> int:
-        encoded = self.put.encoded
         return (
-            (len(encoded) if encoded is not None else 0)
+            self.put.encoded_size
             + len(self.key_utf8)
             + len(self.partition_utf8)
             + STATEMENT_OVERHEAD_BYTES

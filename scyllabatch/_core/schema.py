@@ -16,11 +16,12 @@ small partition listing the first labels, used only when the prefix is empty.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from scyllabatch.config import validate_identifier
+from scyllabatch.config import replication_problem, validate_identifier
+from scyllabatch.errors import StoreValidationError
 
 ITEMS = "items"
 NAMESPACES = "namespaces"
@@ -80,41 +81,113 @@ def statement_cql(keyspace: str) -> dict[Statement, str]:
 
 
 def keyspace_cql(keyspace: str, replication: Mapping[str, Any]) -> str:
-    """``CREATE KEYSPACE IF NOT EXISTS`` with the given replication map."""
+    """``CREATE KEYSPACE IF NOT EXISTS`` with the given replication map.
+
+    Replication is configuration, not data: it is rendered as a CQL map of string literals, after
+    the same check as ``StoreConfig`` (no quotes, backslashes or control characters).
+    """
     ks = validate_identifier(keyspace, "keyspace")
-    # Replication is configuration, not data; it is rendered as a CQL map literal from a JSON
-    # encoding of plain strings/ints, and single quotes are the CQL string delimiter.
-    pairs = ", ".join(
-        f"'{_literal(str(k))}': '{_literal(str(v))}'" for k, v in dict(replication).items()
-    )
+    problem = replication_problem(replication)
+    if problem is not None:
+        raise StoreValidationError(f"replication {problem}", field="replication")
+    pairs = ", ".join(f"'{k}': '{v}'" for k, v in dict(replication).items())
     return f"CREATE KEYSPACE IF NOT EXISTS {ks} WITH replication = {{{pairs}}}"
 
 
-def _literal(text: str) -> str:
-    if "'" in text or "\\" in text or not text.isprintable():
-        raise ValueError(f"replication option {json.dumps(text)} has characters not allowed")
-    return text
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a table, as ``system_schema.columns`` describes it."""
+
+    name: str
+    type: str
+    kind: str  # "partition_key", "clustering" or "regular"
+
+
+#: Every table of the SDK and its columns, in primary-key order. ``table_cql`` is built from it,
+#: and ``setup()`` compares existing tables with it.
+TABLES: dict[str, tuple[Column, ...]] = {
+    ITEMS: (
+        Column("namespace", "text", "partition_key"),
+        Column("key", "text", "clustering"),
+        Column("value", "blob", "regular"),
+        Column("created_at", "bigint", "regular"),
+        Column("updated_at", "bigint", "regular"),
+        Column("ttl", "int", "regular"),
+    ),
+    NAMESPACES: (
+        Column("root", "text", "partition_key"),
+        Column("namespace", "text", "clustering"),
+    ),
+    ROOTS: (
+        Column("bucket", "int", "partition_key"),
+        Column("root", "text", "clustering"),
+    ),
+}
+
+#: Reads the columns of every table of one keyspace (bind the keyspace name).
+COLUMNS_QUERY = (
+    "SELECT table_name, column_name, kind, type FROM system_schema.columns WHERE keyspace_name = %s"
+)
+#: Whether a keyspace exists (bind the keyspace name).
+KEYSPACE_QUERY = "SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = %s"
+
+
+def _create_table(keyspace: str, table: str, name: str | None = None) -> str:
+    columns = TABLES[table]
+    partition = ", ".join(c.name for c in columns if c.kind == "partition_key")
+    clustering = "".join(f", {c.name}" for c in columns if c.kind == "clustering")
+    body = ", ".join(f"{c.name} {c.type}" for c in columns)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {keyspace}.{name or table} ("
+        f"{body}, PRIMARY KEY (({partition}){clustering}))"
+    )
 
 
 def items_table_cql(keyspace: str, table: str = ITEMS) -> str:
     """``CREATE TABLE IF NOT EXISTS`` of an items table (the benchmark's raw contestants write
     an identical table of their own)."""
     ks = validate_identifier(keyspace, "keyspace")
-    name = validate_identifier(table, "table")
-    return (
-        f"CREATE TABLE IF NOT EXISTS {ks}.{name} ("
-        "namespace text, key text, value blob, created_at bigint, updated_at bigint, ttl int, "
-        "PRIMARY KEY ((namespace), key))"
-    )
+    return _create_table(ks, ITEMS, validate_identifier(table, "table"))
 
 
 def table_cql(keyspace: str) -> list[str]:
     """``CREATE TABLE IF NOT EXISTS`` statements for every table."""
     ks = validate_identifier(keyspace, "keyspace")
-    return [
-        items_table_cql(ks),
-        f"CREATE TABLE IF NOT EXISTS {ks}.{NAMESPACES} ("
-        "root text, namespace text, PRIMARY KEY ((root), namespace))",
-        f"CREATE TABLE IF NOT EXISTS {ks}.{ROOTS} ("
-        "bucket int, root text, PRIMARY KEY ((bucket), root))",
-    ]
+    return [_create_table(ks, table) for table in TABLES]
+
+
+def table_cql_by_name(keyspace: str) -> dict[str, str]:
+    """``CREATE TABLE IF NOT EXISTS`` statement of each table, by table name."""
+    ks = validate_identifier(keyspace, "keyspace")
+    return {table: _create_table(ks, table) for table in TABLES}
+
+
+def schema_differences(table: str, existing: Mapping[str, tuple[str, str]]) -> list[str]:
+    """How an existing table differs from the SDK's, one sentence per differing column.
+
+    ``existing`` maps column names to ``(kind, type)`` as read from ``system_schema.columns``.
+    Every column of the SDK must exist with the same type and role (partition key, clustering
+    or regular); extra regular columns are tolerated (the SDK never reads or writes them), extra
+    key columns are not (every write would lack them). Empty when the table is compatible.
+    """
+    expected = {c.name: c for c in TABLES[table]}
+    problems: list[str] = []
+    for column in expected.values():
+        found = existing.get(column.name)
+        if found is None:
+            problems.append(f"column {column.name!r} ({column.type}) is missing")
+            continue
+        kind, type_ = found
+        if type_ != column.type:
+            problems.append(f"column {column.name!r} is {type_}, expected {column.type}")
+        if kind != column.kind:
+            problems.append(
+                f"column {column.name!r} is a {kind.replace('_', ' ')} column, expected a "
+                f"{column.kind.replace('_', ' ')} column"
+            )
+    for name, (kind, type_) in sorted(existing.items()):
+        if name not in expected and kind != "regular":
+            problems.append(
+                f"column {name!r} ({type_}) is an extra {kind.replace('_', ' ')} column"
+            )
+    return problems

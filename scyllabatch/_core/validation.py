@@ -1,12 +1,32 @@
 """Validate and normalize a batch of operations before any I/O.
 
-One bad op raises :class:`~scyllabatch.StoreValidationError` naming the op's index and field;
-nothing of the batch is sent. Ops built by LangGraph (``langgraph.store.base``) are accepted as
-they are: they are recognised by their type name and fields.
+One bad op raises :class:`~scyllabatch.StoreValidationError` naming the op's index and field and
+saying what to do; nothing of the batch is sent. Ops built by LangGraph (``langgraph.store.base``)
+are accepted as they are: they are recognised by their type name and fields.
+
+Every rule is a small function below, and every limit a module constant, so the compiled write
+path can mirror them exactly:
+
+- **Labels** (namespaces, search prefixes, namespace patterns): non-empty ``str``, no ``.``
+  (the separator of the stored partition name), valid UTF-8 (no lone surrogates), at most
+  :data:`MAX_LABEL_BYTES` bytes. Anything else is accepted, control characters included
+  (``"alice\\n"`` is a valid label).
+- **Namespace size**: the labels joined with ``.`` are at most :data:`MAX_NAMESPACE_BYTES` bytes
+  in UTF-8, the server's limit for a partition (and clustering) key.
+- **Keys**: ``str``, valid UTF-8, at most :data:`MAX_KEY_BYTES` bytes.
+- **TTL**: ``None`` (never expires) or a finite number of minutes > 0; stored as
+  :func:`stored_ttl_seconds` (the asked seconds rounded up, plus :data:`TTL_EXTRA_SECONDS`), at
+  most :data:`MAX_TTL_SECONDS`.
+- **Values**: a ``dict`` (or ``None`` to delete) whose MessagePack encoding is at most
+  ``BatchLimits.max_value_bytes`` (default :data:`MAX_VALUE_BYTES`).
+- **Search query**: ``None`` or a ``str``, ignored (there is no vector index).
+- **Match condition paths**: a tuple/list of labels, or one ``str`` taken as a one-label path;
+  ``"*"`` is a wildcard label.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,16 +38,36 @@ from scyllabatch._impl import writes as selected_writes
 from scyllabatch.errors import StoreValidationError
 from scyllabatch.ops import BatchType, GetOp, ListNamespacesOp, PutOp, SearchOp
 
-# Cassandra rejects TTLs above 20 years.
-MAX_TTL_SECONDS = 20 * 365 * 24 * 3600
+logger = logging.getLogger("scyllabatch")
+
 NAMESPACE_SEPARATOR = "."
+WILDCARD = "*"
 MAX_LABEL_BYTES = 1024
+# The server refuses partition and clustering key values above 65,535 bytes ("Key length of
+# 65536 is longer than maximum of 65535"); a namespace is the items' partition key and the
+# registry's clustering key.
+MAX_NAMESPACE_BYTES = 65_535
 MAX_KEY_BYTES = 32 * 1024
+# Cassandra and ScyllaDB reject TTLs above 20 years.
+MAX_TTL_SECONDS = 20 * 365 * 24 * 3600
+# The server expires cells on whole seconds: ``USING TTL n`` lives between n - 1 and n seconds
+# after the write. One extra second keeps an item readable for at least the TTL asked.
+TTL_EXTRA_SECONDS = 1
+# ``ttl * 60`` in floating point can land just above a whole second (31 / 60 * 60 is
+# 31.000000000000004); differences this small are float noise, not a wish for one more second.
+TTL_ROUNDING_SLACK_SECONDS = 1e-6
+MAX_TTL_MINUTES = (MAX_TTL_SECONDS - TTL_EXTRA_SECONDS) / 60
+# Default of BatchLimits.max_value_bytes: the server refuses a CQL message above 16 MiB
+# (Cassandra's native_transport_max_frame_size / max message size; the commit log also refuses
+# a mutation above half its 32 MiB segment). 1 MiB is left for the key, the namespace, the other
+# columns and the framing of the statement.
+MAX_VALUE_BYTES = 15 * 1024 * 1024
 
 
 @dataclass(slots=True)
 class PutWrite:
-    """A validated put (``encoded`` set) or delete (``encoded`` is ``None``)."""
+    """A validated put (``encoded`` set, ``encoded_size`` as the codec reported it) or delete
+    (``encoded`` is ``None``)."""
 
     index: int
     namespace: tuple[str, ...]
@@ -35,6 +75,7 @@ class PutWrite:
     key: str
     encoded: bytes | None
     ttl_seconds: int | None
+    encoded_size: int = 0
 
 
 @dataclass(slots=True)
@@ -96,10 +137,74 @@ def _fail(index: int, kind: str, field: str, problem: str) -> StoreValidationErr
     )
 
 
-def validate_namespace(
-    value: Any, index: int, kind: str, field: str, *, allow_empty: bool = False
+# -- text ---------------------------------------------------------------------------------------
+
+
+def utf8_size(text: str) -> int | None:
+    """The UTF-8 size of ``text`` in bytes, or ``None`` if it holds a lone surrogate.
+
+    A lone surrogate (``"\\ud800"``) is a valid Python ``str`` but not valid UTF-8: neither the
+    driver nor the server can carry it.
+    """
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
+def _surrogate_problem(text: str) -> str:
+    bad = next(c for c in text if 0xD800 <= ord(c) <= 0xDFFF)
+    return (
+        f"{text[:40]!r} holds a lone surrogate (U+{ord(bad):04X}), which is not valid UTF-8 and "
+        "cannot be stored; repair the text first (e.g. decode bytes with errors='replace')"
+    )
+
+
+def label_problem(label: Any, *, wildcard: bool = False) -> str | None:
+    """What is wrong with one namespace label, or ``None`` if it is fine.
+
+    A label is a non-empty ``str`` without ``.``, valid UTF-8, at most :data:`MAX_LABEL_BYTES`
+    bytes. With ``wildcard`` (match-condition paths), ``"*"`` is accepted as a wildcard.
+    Control characters, spaces and any other printable or non-printable text are fine.
+    """
+    if not isinstance(label, str):
+        return f"label must be str, got {type(label).__name__}"
+    if not label:
+        return "label must not be empty"
+    if wildcard and label == WILDCARD:
+        return None
+    if NAMESPACE_SEPARATOR in label:
+        return f"label {label[:40]!r} must not contain '.' (it separates stored labels)"
+    size = utf8_size(label)
+    if size is None:
+        return _surrogate_problem(label)
+    if size > MAX_LABEL_BYTES:
+        return f"label is {size} bytes in UTF-8; at most {MAX_LABEL_BYTES} are allowed"
+    return None
+
+
+def namespace_size(labels: Sequence[str]) -> int:
+    """Bytes of the stored partition name: the labels' UTF-8 joined with ``.``.
+
+    The labels must already have passed :func:`label_problem`.
+    """
+    return len(NAMESPACE_SEPARATOR.join(labels).encode("utf-8"))
+
+
+def namespace_size_problem(labels: Sequence[str]) -> str | None:
+    """Whether the labels joined with ``.`` exceed :data:`MAX_NAMESPACE_BYTES`."""
+    size = namespace_size(labels)
+    if size > MAX_NAMESPACE_BYTES:
+        return (
+            f"is {size} bytes once its labels are joined with '.'; at most "
+            f"{MAX_NAMESPACE_BYTES} bytes fit the server's key size: use fewer or shorter labels"
+        )
+    return None
+
+
+def _validate_labels(
+    value: Any, index: int, kind: str, field: str, *, allow_empty: bool, wildcard: bool
 ) -> tuple[str, ...]:
-    """Return the namespace as a tuple of labels or raise a validation error."""
     if isinstance(value, str) or not isinstance(value, (tuple, list)):
         raise _fail(
             index, kind, field, f"must be a tuple of str labels, got {type(value).__name__}"
@@ -108,52 +213,134 @@ def validate_namespace(
     if not labels and not allow_empty:
         raise _fail(index, kind, field, "must have at least one label")
     for position, label in enumerate(labels):
-        if not isinstance(label, str):
-            raise _fail(
-                index,
-                kind,
-                f"{field}[{position}]",
-                f"label must be str, got {type(label).__name__}",
-            )
-        if not label:
-            raise _fail(index, kind, f"{field}[{position}]", "label must not be empty")
-        if NAMESPACE_SEPARATOR in label:
-            raise _fail(
-                index, kind, f"{field}[{position}]", f"label {label!r} must not contain '.'"
-            )
-        if len(label.encode("utf-8", "surrogatepass")) > MAX_LABEL_BYTES:
-            raise _fail(index, kind, f"{field}[{position}]", "label is longer than 1024 bytes")
-        if not label.isprintable() and any(ord(c) < 32 for c in label):
-            raise _fail(
-                index, kind, f"{field}[{position}]", "label must not contain control characters"
-            )
+        problem = label_problem(label, wildcard=wildcard)
+        if problem is not None:
+            raise _fail(index, kind, f"{field}[{position}]", problem)
+    problem = namespace_size_problem(labels)
+    if problem is not None:
+        raise _fail(index, kind, field, problem)
     return labels
 
 
-def _validate_key(value: Any, index: int, kind: str) -> str:
+def validate_namespace(
+    value: Any, index: int, kind: str, field: str, *, allow_empty: bool = False
+) -> tuple[str, ...]:
+    """Return a namespace (or search prefix) as a tuple of labels, or raise a validation error.
+
+    A ``str`` is refused rather than split into one-letter labels; lists behave like tuples.
+    """
+    return _validate_labels(value, index, kind, field, allow_empty=allow_empty, wildcard=False)
+
+
+def validate_pattern(value: Any, index: int, kind: str, field: str) -> tuple[str, ...]:
+    """Return a match condition's path as a tuple of labels, or raise a validation error.
+
+    A ``str`` is a one-label path (as LangGraph accepts it); ``"*"`` matches any one label.
+    """
+    if isinstance(value, str):
+        value = (value,)
+    return _validate_labels(value, index, kind, field, allow_empty=True, wildcard=True)
+
+
+def validate_key(value: Any, index: int, kind: str) -> str:
+    """Return the key if it is a ``str`` of valid UTF-8 within :data:`MAX_KEY_BYTES` bytes."""
     if not isinstance(value, str):
         raise _fail(index, kind, "key", f"must be str, got {type(value).__name__}")
-    try:
-        size = len(value.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise _fail(index, kind, "key", "is not valid UTF-8 (lone surrogate)") from None
+    size = utf8_size(value)
+    if size is None:
+        raise _fail(index, kind, "key", _surrogate_problem(value))
     if size > MAX_KEY_BYTES:
         raise _fail(index, kind, "key", f"is {size} bytes; at most {MAX_KEY_BYTES} are allowed")
     return value
 
 
-def ttl_to_seconds(ttl: Any, index: int, kind: str = "PutOp") -> int | None:
-    """Convert a TTL in minutes (LangGraph's unit) to whole CQL seconds, rounded up, at least 1."""
+# -- TTL ----------------------------------------------------------------------------------------
+
+
+def stored_ttl_seconds(minutes: float) -> int:
+    """The CQL TTL stored for a valid TTL of ``minutes`` (see :func:`ttl_problem`).
+
+    The asked seconds are rounded up to a whole second (at least one; float noise below
+    :data:`TTL_ROUNDING_SLACK_SECONDS` is ignored), plus :data:`TTL_EXTRA_SECONDS`: the server
+    expires on whole seconds, so ``USING TTL n`` keeps a cell between n - 1 and n seconds, and
+    ``ceil(seconds) + 1`` keeps the item readable for at least the TTL asked. For example
+    ``1/60`` (one second) is stored as 2 s, ``0.5`` as 31 s, ``1`` as 61 s.
+    """
+    asked = max(1, math.ceil(minutes * 60 - TTL_ROUNDING_SLACK_SECONDS))
+    return int(asked) + TTL_EXTRA_SECONDS
+
+
+def ttl_problem(ttl: Any) -> str | None:
+    """What is wrong with a TTL in minutes, or ``None`` if it can be stored.
+
+    ``None`` (no expiry) or a finite ``int``/``float`` > 0 (``bool`` is refused) whose stored
+    seconds stay within :data:`MAX_TTL_SECONDS`. ``0`` is refused rather than taken as "no
+    expiry": ``None`` says that. Huge numbers (``1e308``, ``10**400``) are compared before any
+    arithmetic, so they never overflow.
+    """
     if ttl is None:
         return None
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-        raise _fail(index, kind, "ttl", f"must be minutes as a number, got {type(ttl).__name__}")
-    if not math.isfinite(ttl) or ttl < 0:
-        raise _fail(index, kind, "ttl", f"must be a finite number of minutes >= 0, got {ttl!r}")
-    seconds = max(1, math.ceil(ttl * 60))
-    if seconds > MAX_TTL_SECONDS:
-        raise _fail(index, kind, "ttl", f"{ttl} minutes is longer than the 20-year CQL maximum")
-    return int(seconds)
+        return f"must be minutes as a number (or None for no expiry), got {type(ttl).__name__}"
+    if isinstance(ttl, float) and not math.isfinite(ttl):
+        return f"must be a finite number of minutes (None means no expiry), got {ttl!r}"
+    if ttl == 0:
+        return "0 minutes is not a TTL; pass ttl=None for an item that never expires"
+    if ttl < 0:
+        return f"must be a positive number of minutes (None means no expiry), got {ttl!r}"
+    if ttl > MAX_TTL_MINUTES or stored_ttl_seconds(ttl) > MAX_TTL_SECONDS:
+        return (
+            f"{ttl!r} minutes is longer than the server allows ({MAX_TTL_MINUTES:,.0f} minutes, "
+            "about 20 years); pass ttl=None for an item that never expires"
+        )
+    return None
+
+
+def ttl_to_seconds(ttl: Any, index: int, kind: str = "PutOp") -> int | None:
+    """Convert a TTL in minutes (LangGraph's unit) to the stored CQL seconds, or raise.
+
+    ``None`` stays ``None`` (no expiry); see :func:`stored_ttl_seconds` for the conversion.
+    """
+    problem = ttl_problem(ttl)
+    if problem is not None:
+        raise _fail(index, kind, "ttl", problem)
+    return None if ttl is None else stored_ttl_seconds(ttl)
+
+
+# -- values and other fields --------------------------------------------------------------------
+
+
+def value_size_problem(size: int, max_value_bytes: int) -> str | None:
+    """Whether an encoded value of ``size`` bytes exceeds the configured limit."""
+    if size > max_value_bytes:
+        return (
+            f"is {size:,} bytes once encoded; at most {max_value_bytes:,} are allowed "
+            "(StoreConfig.limits.max_value_bytes, kept below the server's 16 MiB message limit): "
+            "store large data elsewhere and keep a reference in the item"
+        )
+    return None
+
+
+_query_notice_logged = False
+
+
+def validate_query(value: Any, index: int, kind: str = "SearchOp") -> None:
+    """Accept a search ``query`` (``None`` or ``str``) and ignore it.
+
+    Stores without a vector index answer a search with the filtered items whatever the query
+    (as LangGraph's stores do); the first query seen is logged once at debug level.
+    """
+    global _query_notice_logged
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise _fail(index, kind, "query", f"must be a str or None, got {type(value).__name__}")
+    if not _query_notice_logged:
+        _query_notice_logged = True
+        logger.debug(
+            "SearchOp.query is ignored: scyllabatch keeps no vector index, so searches return "
+            "the items under the prefix that match the filter, newest first"
+        )
 
 
 def _validate_int(value: Any, index: int, kind: str, field: str, minimum: int) -> int:
@@ -185,14 +372,22 @@ def parse_batch_type(batch_type: Any) -> BatchType:
     )
 
 
+# -- ops ----------------------------------------------------------------------------------------
+
+
 def validate_ops(
-    ops: Sequence[Any], codec: Any, writes: Any = selected_writes
+    ops: Sequence[Any],
+    codec: Any,
+    writes: Any = selected_writes,
+    *,
+    max_value_bytes: int = MAX_VALUE_BYTES,
 ) -> list[NormalizedOp]:
     """Validate every op and encode every put value in one codec call.
 
     ``codec`` is the selected speedups codec module (``encode_batch``); ``writes`` the selected
     writes module, whose ``fast_put`` accepts the common, certainly valid puts without the
-    label-by-label checks.
+    label-by-label checks; ``max_value_bytes`` is the largest encoded value accepted
+    (``StoreConfig.limits.max_value_bytes``).
     """
     if isinstance(ops, (str, bytes)) or not isinstance(ops, Sequence):
         raise StoreValidationError(
@@ -214,7 +409,7 @@ def validate_ops(
             )
         if kind == "PutOp":
             fast = fast_put(op, partitions)
-            if fast is not None:  # certainly valid: skip the label-by-label checks below
+            if fast is not None:  # certainly valid: skip the label-by-label checks
                 namespace, partition, key, value, ttl = fast
                 ttl_seconds = None if ttl is None else ttl_to_seconds(ttl, index, kind)
                 put = PutWrite(
@@ -225,32 +420,9 @@ def validate_ops(
                     encode_targets.append(put)
                 normalized.append(put)
                 continue
-            namespace = validate_namespace(op[0], index, kind, "namespace")
-            key = _validate_key(op[1], index, kind)
-            value = op[2]
-            index_field = op[3]
-            index_ok = (
-                index_field is None
-                or index_field is False
-                or (isinstance(index_field, list) and all(isinstance(f, str) for f in index_field))
-            )
-            if not index_ok:
-                raise _fail(index, kind, "index", "must be None, False or a list of str")
-            if value is not None and not isinstance(value, dict):
-                raise _fail(
-                    index, kind, "value", f"must be a dict or None, got {type(value).__name__}"
-                )
-            ttl_seconds = ttl_to_seconds(op[4], index, kind)  # checked for deletes too
-            put = PutWrite(
-                index=index,
-                namespace=namespace,
-                partition=NAMESPACE_SEPARATOR.join(namespace),
-                key=key,
-                encoded=None,
-                ttl_seconds=ttl_seconds if value is not None else None,
-            )
-            if value is not None:
-                values_to_encode.append(value)
+            put = _validate_put(op, index, kind)
+            if op[2] is not None:
+                values_to_encode.append(op[2])
                 encode_targets.append(put)
             normalized.append(put)
         elif kind == "GetOp":
@@ -260,45 +432,77 @@ def validate_ops(
                     index=index,
                     namespace=namespace,
                     partition=NAMESPACE_SEPARATOR.join(namespace),
-                    key=_validate_key(op[1], index, kind),
+                    key=validate_key(op[1], index, kind),
                     refresh_ttl=_validate_bool(op[2], index, kind, "refresh_ttl"),
                 )
             )
         elif kind == "SearchOp":
-            prefix = validate_namespace(op[0], index, kind, "namespace_prefix", allow_empty=True)
-            if op[4] is not None:
-                raise _fail(
-                    index,
-                    kind,
-                    "query",
-                    "semantic search is not supported by scyllabatch yet; search with a "
-                    "namespace prefix and a filter, and pass query=None",
-                )
-            try:
-                conditions = compile_filter(op[1])
-            except FilterError as exc:
-                raise _fail(index, kind, "filter", str(exc)) from None
-            normalized.append(
-                SearchRead(
-                    index=index,
-                    prefix=prefix,
-                    conditions=conditions,
-                    limit=_validate_int(op[2], index, kind, "limit", 0),
-                    offset=_validate_int(op[3], index, kind, "offset", 0),
-                    refresh_ttl=_validate_bool(op[5], index, kind, "refresh_ttl"),
-                )
-            )
+            normalized.append(_validate_search(op, index, kind))
         else:
             normalized.append(_validate_list(op, index, kind))
     if values_to_encode:
-        try:
-            encoded, _sizes = codec.encode_batch(values_to_encode)
-        except EncodeError as exc:
-            put = encode_targets[exc.index if exc.index is not None else 0]
-            raise _fail(put.index, "PutOp", "value", str(exc)) from exc
-        for put, blob in zip(encode_targets, encoded, strict=False):
-            put.encoded = blob
+        _encode_values(values_to_encode, encode_targets, codec, max_value_bytes)
     return normalized
+
+
+def _validate_put(op: Any, index: int, kind: str) -> PutWrite:
+    namespace = validate_namespace(op[0], index, kind, "namespace")
+    key = validate_key(op[1], index, kind)
+    value = op[2]
+    index_field = op[3]
+    index_ok = (
+        index_field is None
+        or index_field is False
+        or (isinstance(index_field, list) and all(isinstance(f, str) for f in index_field))
+    )
+    if not index_ok:
+        raise _fail(index, kind, "index", "must be None, False or a list of str")
+    if value is not None and not isinstance(value, dict):
+        raise _fail(index, kind, "value", f"must be a dict or None, got {type(value).__name__}")
+    ttl_seconds = ttl_to_seconds(op[4], index, kind)  # checked for deletes too
+    return PutWrite(
+        index=index,
+        namespace=namespace,
+        partition=NAMESPACE_SEPARATOR.join(namespace),
+        key=key,
+        encoded=None,
+        ttl_seconds=ttl_seconds if value is not None else None,
+    )
+
+
+def _encode_values(
+    values: list[Any], targets: list[PutWrite], codec: Any, max_value_bytes: int
+) -> None:
+    try:
+        encoded, sizes = codec.encode_batch(values)
+    except EncodeError as exc:
+        put = targets[exc.index if exc.index is not None else 0]
+        raise _fail(put.index, "PutOp", "value", str(exc)) from exc
+    for put, size in zip(targets, sizes, strict=True):
+        problem = value_size_problem(size, max_value_bytes)
+        if problem is not None:
+            raise _fail(put.index, "PutOp", "value", problem)
+    # the sizes the codec reports feed the planner's byte accounting (MergedWrite)
+    for put, blob, size in zip(targets, encoded, sizes, strict=True):
+        put.encoded = blob
+        put.encoded_size = size
+
+
+def _validate_search(op: Any, index: int, kind: str) -> SearchRead:
+    prefix = validate_namespace(op[0], index, kind, "namespace_prefix", allow_empty=True)
+    validate_query(op[4], index, kind)
+    try:
+        conditions = compile_filter(op[1])
+    except FilterError as exc:
+        raise _fail(index, kind, "filter", str(exc)) from None
+    return SearchRead(
+        index=index,
+        prefix=prefix,
+        conditions=conditions,
+        limit=_validate_int(op[2], index, kind, "limit", 0),
+        offset=_validate_int(op[3], index, kind, "offset", 0),
+        refresh_ttl=_validate_bool(op[5], index, kind, "refresh_ttl"),
+    )
 
 
 def _validate_list(op: Any, index: int, kind: str) -> ListRead:
@@ -313,7 +517,7 @@ def _validate_list(op: Any, index: int, kind: str) -> ListRead:
             if not isinstance(condition, tuple) or len(condition) != 2:
                 raise _fail(index, kind, field, "must be a MatchCondition(match_type, path)")
             match_type, path = condition
-            labels = _validate_pattern(path, index, kind, f"{field}.path")
+            labels = validate_pattern(path, index, kind, f"{field}.path")
             if match_type == "prefix":
                 prefixes.append(labels)
             elif match_type == "suffix":
@@ -335,17 +539,3 @@ def _validate_list(op: Any, index: int, kind: str) -> ListRead:
         limit=_validate_int(limit, index, kind, "limit", 0),
         offset=_validate_int(offset, index, kind, "offset", 0),
     )
-
-
-def _validate_pattern(value: Any, index: int, kind: str, field: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, (tuple, list)):
-        raise _fail(
-            index, kind, field, f"must be a tuple of str labels, got {type(value).__name__}"
-        )
-    labels = tuple(value)
-    for position, label in enumerate(labels):
-        if not isinstance(label, str) or not label:
-            raise _fail(index, kind, f"{field}[{position}]", "label must be a non-empty str")
-        if label != "*" and NAMESPACE_SEPARATOR in label:
-            raise _fail(index, kind, f"{field}[{position}]", f"label {label!r} contains '.'")
-    return labels

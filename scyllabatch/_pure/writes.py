@@ -109,6 +109,7 @@ def encode_writes(
 
 FAST_MAX_LABEL_BYTES = 255
 FAST_MAX_KEY_BYTES = 1024
+FAST_MAX_PARTITION_BYTES = 65_535
 
 
 def _fast_label(label: object) -> bool:

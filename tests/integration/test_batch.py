@@ -330,7 +330,7 @@ async def test_metrics_counts(facade: Facade) -> None:
     assert facade.store.get_metrics()["batch_stats"]["total_batches"] == 0
 
 
-async def test_ttl_is_applied_in_seconds_rounded_up(
+async def test_ttl_is_applied_in_seconds_rounded_up_plus_one(
     facade: Facade, cql_session: Any, keyspace: str
 ) -> None:
     await facade.batch(
@@ -344,10 +344,11 @@ async def test_ttl_is_applied_in_seconds_rounded_up(
         r[0]: (r[1], r[2])
         for r in cql_session.execute(f"SELECT key, TTL(value), ttl FROM {keyspace}.items")
     }
-    assert rows["short"][1] == 31  # 30.06 s rounds up to 31 s (a 1-second TTL: unit tests)
-    assert 20 <= rows["short"][0] <= 31  # the server's TTL counts down from 31
-    assert rows["long"][1] == 600
-    assert 590 <= rows["long"][0] <= 600
+    # 30.06 s rounds up to 31 s, plus the second that whole-second expiry can take away.
+    assert rows["short"][1] == 32
+    assert 20 <= rows["short"][0] <= 32  # the server's TTL counts down from 32
+    assert rows["long"][1] == 601
+    assert 590 <= rows["long"][0] <= 601
     assert rows["forever"] == (None, 0)
 
 

@@ -23,7 +23,12 @@ from scyllabatch import (
 )
 from scyllabatch._core.filters import FilterError, compile_filter, matches
 from scyllabatch._core.planner import plan_call
-from scyllabatch._core.validation import parse_batch_type, ttl_to_seconds, validate_ops
+from scyllabatch._core.validation import (
+    MAX_TTL_SECONDS,
+    parse_batch_type,
+    ttl_to_seconds,
+    validate_ops,
+)
 from scyllabatch._impl import codec
 
 NS = ("a", "b")
@@ -105,20 +110,56 @@ def test_langgraph_ops_are_accepted_as_they_are() -> None:
         "SearchRead",
         "ListRead",
     ]
-    assert normalized[0].ttl_seconds == 90  # type: ignore[union-attr]
+    assert normalized[0].ttl_seconds == 91  # type: ignore[union-attr]  # 90 s + 1
 
 
 @pytest.mark.parametrize(
     ("ttl", "seconds"),
-    [(None, None), (0, 1), (0.001, 1), (1 / 60, 1), (0.5, 30), (1, 60), (1.001, 61), (2.5, 150)],
+    [
+        (None, None),
+        (1e-9, 2),  # at least one asked second, plus one
+        (0.001, 2),
+        (1 / 60, 2),
+        (31 / 60, 32),  # 31.000000000000004 s in floating point: float noise, not 32 s
+        (0.1, 7),  # 6.000000000000001 s
+        (0.5, 31),
+        (1, 61),
+        (1.001, 62),  # 60.06 s rounds up to 61
+        (2.5, 151),
+    ],
 )
-def test_ttl_minutes_to_seconds_rounded_up(ttl: Any, seconds: Any) -> None:
+def test_ttl_minutes_to_stored_seconds_rounded_up_plus_one(ttl: Any, seconds: Any) -> None:
     assert ttl_to_seconds(ttl, 0) == seconds
 
 
-@pytest.mark.parametrize("ttl", [-0.1, math.nan, math.inf, "5", True, 10**9])
-def test_bad_ttls(ttl: Any) -> None:
+def test_every_whole_second_ttl_is_stored_as_that_many_seconds_plus_one() -> None:
+    for seconds in range(1, 5000):
+        assert ttl_to_seconds(seconds / 60, 0) == seconds + 1, seconds
+
+
+def test_longest_ttl_is_accepted_and_one_second_more_is_not() -> None:
+    longest = (MAX_TTL_SECONDS - 1) / 60  # stored as MAX_TTL_SECONDS with the extra second
+    assert ttl_to_seconds(longest, 0) == MAX_TTL_SECONDS
+    with pytest.raises(StoreValidationError, match="longer than the server allows"):
+        ttl_to_seconds(MAX_TTL_SECONDS / 60, 0)
+
+
+@pytest.mark.parametrize(
+    "ttl", [-0.1, -(10**400), math.nan, math.inf, -math.inf, "5", True, 10**9, 1e308, 10**400]
+)
+@pytest.mark.parametrize("value", [{}, None], ids=["put", "delete"])
+def test_bad_ttls_are_validation_errors_for_puts_and_deletes(
+    ttl: Any, value: dict[str, Any] | None
+) -> None:
     with pytest.raises(StoreValidationError) as info:
+        validate_ops([GetOp(NS, "k"), PutOp(NS, "k", value, ttl=ttl)], codec)
+    assert (info.value.op_index, info.value.field) == (1, "ttl")
+    assert "op 1" in str(info.value)
+
+
+@pytest.mark.parametrize("ttl", [0, 0.0, -0.0])
+def test_zero_ttl_is_refused_and_says_none_means_no_expiry(ttl: float) -> None:
+    with pytest.raises(StoreValidationError, match=r"ttl=None") as info:
         validate_ops([PutOp(NS, "k", {}, ttl=ttl)], codec)
     assert info.value.field == "ttl"
 
@@ -140,7 +181,7 @@ def test_bad_ttls(ttl: Any) -> None:
         (SearchOp(NS, limit=-1), "limit"),
         (SearchOp(NS, offset=-1), "offset"),
         (SearchOp(NS, filter={"x": {"$regex": "a"}}), "filter"),
-        (SearchOp(NS, query="semantic"), "query"),
+        (SearchOp(NS, query=42), "query"),  # type: ignore[arg-type]
         (ListNamespacesOp(limit=-5), "limit"),
         (ListNamespacesOp(max_depth=0), "max_depth"),
         (
