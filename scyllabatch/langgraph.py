@@ -201,14 +201,56 @@ def _split_invalid(pending: list[_Pending]) -> tuple[list[_Pending], list[_Pendi
     return good, bad
 
 
+def _dedupe(pending: list[_Pending]) -> tuple[list[Any], list[int]]:
+    """The ops to run and, per caller, the index of the op answering it (as LangGraph does).
+
+    Identical reads run once and share their result; puts and deletes of one (namespace, key)
+    keep the last one (the store would merge them the same way). Unhashable reads (a search with
+    a filter dict) are matched by their ``repr`` first, then compared.
+    """
+    ops: list[Any] = []
+    listen: list[int] = []
+    writes: dict[tuple[Any, ...], int] = {}
+    reads: dict[Any, list[int]] = {}
+    for entry in pending:
+        op = entry.op
+        if type(op).__name__ == "PutOp":
+            try:
+                location = (tuple(op[0]), op[1])
+                index = writes.setdefault(location, len(ops))
+            except TypeError:  # malformed: leave it to validation, on its own
+                index = len(ops)
+            if index == len(ops):
+                ops.append(op)
+            else:
+                ops[index] = op
+            listen.append(index)
+            continue
+        try:
+            key: Any = (op, hash(op))
+        except TypeError:
+            key = (type(op).__name__, repr(op))
+        index = len(ops)
+        for candidate in reads.get(key, ()):
+            if ops[candidate] == op:
+                index = candidate
+                break
+        if index == len(ops):
+            reads.setdefault(key, []).append(index)
+            ops.append(op)
+        listen.append(index)
+    return ops, listen
+
+
 class _Coalescer:
     """Ops submitted on one event loop during one tick, run as one ``abatch``.
 
-    Like LangGraph's ``AsyncBatchedBaseStore``, but every caller keeps its own outcome: when the
-    combined call is refused by validation (which runs before any I/O), the ops that are invalid on
-    their own run alone (each caller gets the error about its own op) and the others run together
-    again. Other errors reach every caller of the call, except callers whose write the error
-    reports as applied: for them the write happened, so they get ``None``.
+    Like LangGraph's ``AsyncBatchedBaseStore`` (identical reads run once, the last write of a key
+    wins), but every caller keeps its own outcome: when the combined call is refused by validation
+    (which runs before any I/O), the ops that are invalid on their own run alone (each caller gets
+    the error about its own op) and the others run together again. Other errors reach every caller
+    of the call, except callers whose write the error reports as applied: for them the write
+    happened, so they get ``None``.
     """
 
     def __init__(
@@ -240,14 +282,17 @@ class _Coalescer:
         if len(pending) == 1:
             await self._alone(pending[0])
             return
+        ops, listen = _dedupe(pending)
         try:
-            results = await self._run([entry.op for entry in pending])
+            results = await self._run(ops)
         except StoreValidationError:
+            # Checked per caller (not per deduplicated op): a put that lost to an invalid later
+            # put of the same key still happens, and only the invalid one fails.
             good, alone = _split_invalid(pending)
             await asyncio.gather(self._execute(good), *(self._alone(entry) for entry in alone))
         except Exception as exc:
             applied = set(getattr(exc, "applied", ()))
-            for index, entry in enumerate(pending):
+            for entry, index in zip(pending, listen, strict=True):
                 if entry.future.done():
                     continue
                 if index in applied:
@@ -259,9 +304,9 @@ class _Coalescer:
                 entry.future.cancel()
             raise
         else:
-            for entry, result in zip(pending, results, strict=True):
+            for entry, index in zip(pending, listen, strict=True):
                 if not entry.future.done():
-                    entry.future.set_result(result)
+                    entry.future.set_result(results[index])
 
     async def _alone(self, entry: _Pending) -> None:
         try:

@@ -121,13 +121,13 @@ async def test_langgraph_namespace_rules_fail_the_caller_before_anything_is_queu
 
 async def test_a_cancelled_caller_does_not_disturb_the_others(adapter: Any) -> None:
     lg, inner = adapter
-    await lg.aput(NS, "k", {"v": 1})
+    await asyncio.gather(*(lg.aput(NS, f"k{i}", {"v": i}) for i in range(4)))
     inner.reset_metrics()
-    doomed = asyncio.ensure_future(lg.aget(NS, "k"))
-    others = [asyncio.ensure_future(lg.aget(NS, "k")) for _ in range(3)]
+    doomed = asyncio.ensure_future(lg.aget(NS, "k3"))
+    others = [asyncio.ensure_future(lg.aget(NS, f"k{i}")) for i in range(3)]
     doomed.cancel()
     results = await asyncio.gather(*others)
-    assert [r.value for r in results] == [{"v": 1}] * 3
+    assert [r.value for r in results] == [{"v": 0}, {"v": 1}, {"v": 2}]
     assert doomed.cancelled()
     assert inner.get_metrics()["batch_stats"]["total_batch_operations"] == 3  # it was left out
 
@@ -136,3 +136,34 @@ async def test_writes_of_one_tick_to_the_same_key_keep_the_last(adapter: Any) ->
     lg, _ = adapter
     await asyncio.gather(*(lg.aput(NS, "k", {"n": i}) for i in range(10)))
     assert (await lg.aget(NS, "k")).value == {"n": 9}
+
+
+async def test_identical_reads_of_one_tick_are_sent_once(adapter: Any) -> None:
+    lg, inner = adapter
+    await lg.aput(NS, "k", {"v": 1})
+    inner.reset_metrics()
+    got = await asyncio.gather(
+        lg.aget(NS, "k"),
+        lg.aget(NS, "k"),
+        lg.asearch(NS, filter={"v": 1}),
+        lg.asearch(NS, filter={"v": 1}),
+        lg.aget(NS, "other"),
+    )
+    stats = inner.get_metrics()["batch_stats"]
+    assert stats["total_batches"] == 1
+    assert stats["total_batch_operations"] == 3  # two gets of "k" and two searches: one each
+    assert got[0].value == got[1].value == {"v": 1}
+    assert [h.key for h in got[2]] == [h.key for h in got[3]] == ["k"]
+    assert got[4] is None
+
+
+async def test_a_valid_put_is_kept_when_a_later_put_of_the_key_is_invalid(adapter: Any) -> None:
+    lg, _ = adapter
+    first, second = await asyncio.gather(
+        lg.aput(NS, "k", {"v": "valid"}),
+        lg.aput(NS, "k", {"v": object()}),
+        return_exceptions=True,
+    )
+    assert first is None
+    assert isinstance(second, StoreValidationError)
+    assert (await lg.aget(NS, "k")).value == {"v": "valid"}
