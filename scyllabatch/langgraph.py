@@ -271,9 +271,20 @@ class _Coalescer:
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
-        task = self._loop.create_task(self._execute(pending))
+        task = self._loop.create_task(self._answer(pending))
         self._tasks.add(task)  # keep a reference until it finishes
         task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, pending: list[_Pending]) -> None:
+        """Run the tick's ops; whatever goes wrong, no caller is left waiting."""
+        try:
+            await self._execute(pending)
+        except Exception as exc:  # a bug here or in an overridden abatch (e.g. too few results)
+            error = StoreError(f"the combined call of concurrent single calls failed: {exc!r}")
+            error.__cause__ = exc
+            for entry in pending:
+                if not entry.future.done():
+                    entry.future.set_exception(error)
 
     async def _execute(self, pending: list[_Pending]) -> None:
         pending = [entry for entry in pending if not entry.future.done()]  # not cancelled
@@ -304,13 +315,18 @@ class _Coalescer:
                 entry.future.cancel()
             raise
         else:
+            if len(results) != len(ops):
+                raise StoreError(f"abatch returned {len(results)} results for {len(ops)} ops")
             for entry, index in zip(pending, listen, strict=True):
                 if not entry.future.done():
                     entry.future.set_result(results[index])
 
     async def _alone(self, entry: _Pending) -> None:
         try:
-            result = (await self._run([entry.op]))[0]
+            results = await self._run([entry.op])
+            if len(results) != 1:
+                raise StoreError(f"abatch returned {len(results)} results for 1 op")
+            result = results[0]
         except Exception as exc:
             if not entry.future.done():
                 entry.future.set_exception(exc)

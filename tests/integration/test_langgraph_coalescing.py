@@ -16,6 +16,8 @@ from scyllabatch import AsyncStore, Store, StoreConfig, StoreValidationError
 base = pytest.importorskip("langgraph.store.base")
 from scyllabatch.langgraph import InvalidNamespaceError, ScyllaBatchStore  # noqa: E402
 
+pytestmark = pytest.mark.integration
+
 NS = ("co", "u1")
 
 

@@ -19,6 +19,8 @@ from langgraph.runtime import Runtime
 
 from scyllabatch.langgraph import ScyllaBatchStore
 
+pytestmark = pytest.mark.integration
+
 
 class Visit(TypedDict):
     user: str

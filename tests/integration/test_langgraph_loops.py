@@ -20,6 +20,8 @@ from scyllabatch import AsyncStore, Store, StoreConfig, StoreError
 base = pytest.importorskip("langgraph.store.base")
 from scyllabatch.langgraph import ScyllaBatchStore  # noqa: E402
 
+pytestmark = pytest.mark.integration
+
 NS = ("loops", "u1")
 
 

@@ -19,6 +19,8 @@ from tests.conftest import wait_until
 base = pytest.importorskip("langgraph.store.base")
 from scyllabatch.langgraph import ScyllaBatchStore  # noqa: E402
 
+pytestmark = pytest.mark.integration
+
 NS = ("memories", "u1")
 
 
