@@ -1,4 +1,4 @@
-"""The LangGraph adapter's coalescer without a database: what reaches ``abatch``, and who gets what.
+"""The LangGraph adapter without a database: its coalescer, and the checks of its arguments.
 
 The ops are checked by the real validation (the same code ``Store.batch`` runs before any I/O);
 the store call itself is a recording stand-in, since nothing here is decided by the database.
@@ -123,3 +123,14 @@ async def test_a_broken_abatch_fails_a_lone_caller_with_a_store_error() -> None:
     coalescer = _Coalescer(asyncio.get_running_loop(), nothing)
     with pytest.raises(StoreError, match="0 results for 1 op"):
         await asyncio.wait_for(coalescer.submit(base.GetOp(NS, "k")), 10)
+
+
+def test_the_adapter_needs_scyllabatch_stores() -> None:
+    from scyllabatch.langgraph import ScyllaBatchStore
+
+    with pytest.raises(StoreValidationError, match="give a Store"):
+        ScyllaBatchStore()
+    with pytest.raises(StoreValidationError, match="sync must be a scyllabatch Store"):
+        ScyllaBatchStore(sync="not a store")  # type: ignore[arg-type]
+    with pytest.raises(StoreValidationError, match="async_ must be a scyllabatch AsyncStore"):
+        ScyllaBatchStore(async_=object())  # type: ignore[arg-type]
