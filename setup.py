@@ -16,7 +16,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
-SPEEDUPS = ("codec", "stats")
+SPEEDUPS = ("codec", "stats", "writes")
 
 
 def _flag(name: str) -> bool:

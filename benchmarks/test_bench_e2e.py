@@ -5,12 +5,13 @@ benchmarks are skipped. Every round writes 100 fresh keys (inserts); one keyspac
 dropped at the end. Compare within a group only (the "(x)" columns): absolute times depend on the
 machine and on whatever else it runs.
 
-- ``sdk_sync`` / ``sdk_async``: ``Store.batch`` / ``AsyncStore.abatch`` of the 100 puts. The SDK
-  first reads ``created_at`` of the written keys (one ``namespace IN ? AND key IN ?`` look-up per
-  write batch), then writes unlogged batches (partitions on the same replicas combined, up to 10
-  per batch, 50 ops), or one logged batch.
+- ``sdk_sync`` / ``sdk_async``: ``Store.batch`` / ``AsyncStore.abatch`` of the 100 puts in the
+  default exact ``created_at`` mode: the SDK first reads ``created_at`` of the written keys (one
+  ``namespace = ? AND key IN ?`` look-up per partition), then writes unlogged batches (partitions
+  on the same replicas combined, up to 50 per batch, 50 ops), or one logged batch.
+- ``sdk_sync_write_only`` / ``sdk_async_write_only``: the same in write-only mode (no read).
 - ``raw_batch``: one prepared ``BatchStatement`` of the 100 inserts, as hand-written code does it
-  (for 100 namespaces that is the multi-partition unlogged batch DESIGN.md warns against).
+  (for 100 namespaces that is the multi-partition unlogged batch docs/design.md warns against).
 - ``raw_concurrent``: ``execute_concurrent_with_args`` of 100 single prepared inserts.
 
 Run:
@@ -26,15 +27,15 @@ import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchType as DriverBatchType
 
-from scyllabatch import AsyncStore, PutOp, Store, StoreConfig, _driver
-from scyllabatch._bench import RAW_TABLE, _prepare, _raw_batch, _rows
+from scyllabatch import AsyncStore, CreatedAtMode, PutOp, Store, StoreConfig, _driver
+from scyllabatch._bench.contestants import RAW_TABLE, prepare_raw_table, raw_batch, raw_rows
 
 try:
     from benchmarks.corpus import CORPUS
@@ -47,6 +48,7 @@ SPREAD = "e2e UNLOGGED: 100 puts over 100 namespaces"
 GROUPED = "e2e UNLOGGED: 100 puts in 1 namespace"
 LOGGED = "e2e LOGGED: 100 puts over 10 namespaces"
 _keys = itertools.count()
+SDK = ["sdk_sync", "sdk_async", "sdk_sync_write_only", "sdk_async_write_only"]
 
 
 @dataclass
@@ -54,6 +56,8 @@ class Node:
     session: Any
     store: Store
     astore: AsyncStore
+    store_write_only: Store
+    astore_write_only: AsyncStore
     loop: asyncio.AbstractEventLoop
     insert: Any
 
@@ -72,12 +76,21 @@ def node() -> Iterator[Node]:
     try:
         store = Store(session, config=config)
         store.setup()
-        _prepare(session, keyspace)
+        prepare_raw_table(session, keyspace)
         insert = session.prepare(
             f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, "
             "updated_at, ttl) VALUES (?, ?, ?, ?, ?, ?)"
         )
-        yield Node(session, store, AsyncStore(session, config=config), loop, insert)
+        write_only = replace(config, created_at_mode=CreatedAtMode.WRITE_ONLY)
+        yield Node(
+            session,
+            store,
+            AsyncStore(session, config=config),
+            Store(session, config=write_only),
+            AsyncStore(session, config=write_only),
+            loop,
+            insert,
+        )
     finally:
         loop.close()
         session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
@@ -104,11 +117,17 @@ def approach(node: Node, name: str, batch_type: str) -> Callable[[list[PutOp]], 
         return lambda ops: node.loop.run_until_complete(
             node.astore.abatch(ops, batch_type=batch_type)
         )
+    if name == "sdk_sync_write_only":
+        return lambda ops: node.store_write_only.batch(ops, batch_type=batch_type)
+    if name == "sdk_async_write_only":
+        return lambda ops: node.loop.run_until_complete(
+            node.astore_write_only.abatch(ops, batch_type=batch_type)
+        )
     if name == "raw_batch":
-        return lambda ops: node.session.execute(_raw_batch(node.insert, driver_type, ops))
+        return lambda ops: node.session.execute(raw_batch(node.insert, driver_type, ops))
     assert name == "raw_concurrent"
     return lambda ops: execute_concurrent_with_args(
-        node.session, node.insert, _rows(ops), concurrency=64
+        node.session, node.insert, raw_rows(ops), concurrency=64
     )
 
 
@@ -127,19 +146,19 @@ def run(benchmark: Any, node: Node, name: str, batch_type: str, namespaces: int)
 
 
 @pytest.mark.benchmark(group=SPREAD)
-@pytest.mark.parametrize("name", ["sdk_sync", "sdk_async", "raw_batch", "raw_concurrent"])
+@pytest.mark.parametrize("name", [*SDK, "raw_batch", "raw_concurrent"])
 def test_unlogged_spread(benchmark: Any, node: Node, name: str) -> None:
     run(benchmark, node, name, "UNLOGGED", 100)
 
 
 @pytest.mark.benchmark(group=GROUPED)
-@pytest.mark.parametrize("name", ["sdk_sync", "sdk_async", "raw_batch", "raw_concurrent"])
+@pytest.mark.parametrize("name", [*SDK, "raw_batch", "raw_concurrent"])
 def test_unlogged_grouped(benchmark: Any, node: Node, name: str) -> None:
     run(benchmark, node, name, "UNLOGGED", 1)
 
 
 @pytest.mark.benchmark(group=LOGGED)
 @pytest.mark.filterwarnings("ignore::scyllabatch.errors.StoreBatchSizeWarning")
-@pytest.mark.parametrize("name", ["sdk_sync", "sdk_async", "raw_batch"])
+@pytest.mark.parametrize("name", [*SDK, "raw_batch"])
 def test_logged(benchmark: Any, node: Node, name: str) -> None:
     run(benchmark, node, name, "LOGGED", 10)

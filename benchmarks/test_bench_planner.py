@@ -2,7 +2,9 @@
 
 "validate + plan" is what every ``batch()`` does first: validate every op, encode every value (one
 codec call for the batch), merge writes per key, group by partition and check limits.
-"+ requests" adds building the phase-2 write requests (what the engine hands the facade).
+"ops to wire bytes" is the whole client-side hot path of a write call, per twin (compiled and
+pure Python) and ``created_at`` mode: validation, merging, grouping, size accounting, value
+encoding and the serialized statements of every batch (what the driver sends, unbound).
 Each benchmark reports ``us_per_op`` in its extra info (``--benchmark-json`` keeps it).
 
 Run:
@@ -19,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from scyllabatch import BatchLimits, BatchType, GetOp, PutOp
+from scyllabatch import BatchLimits, BatchType, CreatedAtMode, GetOp, PutOp
 from scyllabatch._core.planner import plan_call, write_requests
+from scyllabatch._core.schema import Statement
 from scyllabatch._core.validation import validate_ops
-from scyllabatch._pure import codec as pure_codec
 
 try:
     from benchmarks.corpus import CORPUS
@@ -35,17 +37,17 @@ LIMITS = BatchLimits()
 # warning machinery.
 LOGGED_LIMITS = BatchLimits(warn_ops=OPS)
 PLAN = "validate + plan: 100 puts"
-REQUESTS = "validate + plan + requests: 100 puts"
+REQUESTS = "ops to wire bytes: 100 puts"
 MIXED = "validate + plan: 50 puts + 50 gets"
 
 
-def twin(name: str) -> ModuleType:
+def twin(name: str, module: str = "codec") -> ModuleType:
     if name == "python":
-        return pure_codec
+        return importlib.import_module(f"scyllabatch._pure.{module}")
     try:
-        return importlib.import_module("scyllabatch._speedups.codec")
+        return importlib.import_module(f"scyllabatch._speedups.{module}")
     except ImportError:  # depends on the build
-        pytest.skip("compiled codec not built (python setup.py build_ext --inplace)")
+        pytest.skip("compiled speedups not built (python setup.py build_ext --inplace)")
 
 
 def puts(namespaces: int) -> list[PutOp]:
@@ -79,28 +81,40 @@ def test_validate_and_plan(
     plan = benchmark(run)
     per_op(benchmark)
     assert len(plan.writes) == OPS
-    # one created_at look-up per partition here (at most 100 keys, no shared replica group)
+    # one created_at look-up per partition (at most 100 keys each)
     assert len(plan.created_lookups) == namespaces
 
 
 @pytest.mark.benchmark(group=REQUESTS)
-@pytest.mark.parametrize("namespaces", [1, 10, 100])
-def test_validate_plan_and_requests(benchmark: Any, namespaces: int) -> None:
-    codec = twin("cython")
+@pytest.mark.parametrize("twin_name", ["cython", "python"])
+@pytest.mark.parametrize("namespaces", [1, 100])
+@pytest.mark.parametrize("mode", [CreatedAtMode.WRITE_ONLY, CreatedAtMode.EXACT])
+def test_hot_path_ops_to_wire_bytes(
+    benchmark: Any, twin_name: str, namespaces: int, mode: CreatedAtMode
+) -> None:
+    """The whole client-side hot path of a 100-put call, per op: validation, value encoding,
+    merging, grouping, size accounting and the serialized statements the driver sends."""
+    codec, writes = twin(twin_name), twin(twin_name, "writes")
     ops = puts(namespaces)
+    ids = {Statement.UPSERT: b"u" * 16, Statement.DELETE: b"d" * 16}
 
     def run() -> Any:
-        plan = plan_call(validate_ops(ops, codec), BatchType.UNLOGGED, 1, LIMITS, codec, 1000)
+        normalized = validate_ops(ops, codec, writes)
+        plan = plan_call(
+            normalized, BatchType.UNLOGGED, 1, LIMITS, codec, 1000, lambda p: "one", mode
+        )
         readers = [request for reader in plan.readers for request in reader.start()]
-        writes, registry = write_requests(plan, {}, [], set(), LIMITS)
-        return readers, writes, registry
+        requests, registry = write_requests(plan, {}, [], set(), LIMITS, ids, writes)
+        return readers, requests, registry
 
-    readers, writes, _registry = benchmark(run)
+    readers, requests, _registry = benchmark(run)
     per_op(benchmark)
-    assert len(readers) == namespaces
-    # without a token map every partition is its own replica group: one batch per partition,
-    # and one partition of 100 ops is split at the 50-op warn threshold
-    assert len(writes) == (2 if namespaces == 1 else namespaces)
+    # exact mode: one created_at look-up per partition; write-only mode: none
+    assert len(readers) == (namespaces if mode is CreatedAtMode.EXACT else 0)
+    # every partition on one replica group: up to 100 partitions and 100 ops per batch, at most
+    # 50 of them in one partition
+    assert len(requests) == (2 if namespaces == 1 else 1)
+    assert all(r.encoded is not None for r in requests)
 
 
 @pytest.mark.benchmark(group=MIXED)

@@ -8,8 +8,9 @@ op wins), per-partition UNLOGGED batches or one atomic LOGGED batch, and idempot
 from scyllabatch._impl import IMPLEMENTATION
 from scyllabatch._version import __version__
 from scyllabatch.aio import AsyncStore
-from scyllabatch.config import BatchLimits, RetryPolicy, StoreConfig
+from scyllabatch.config import BatchLimits, CreatedAtMode, RetryPolicy, StoreConfig
 from scyllabatch.errors import (
+    StoreAuthenticationError,
     StoreBatchSizeWarning,
     StoreConnectionError,
     StoreError,
@@ -29,6 +30,7 @@ from scyllabatch.ops import (
     SearchItem,
     SearchOp,
 )
+from scyllabatch.secret import Secret
 from scyllabatch.store import Store
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "AsyncStore",
     "BatchLimits",
     "BatchType",
+    "CreatedAtMode",
     "GetOp",
     "Item",
     "ListNamespacesOp",
@@ -44,7 +47,9 @@ __all__ = [
     "RetryPolicy",
     "SearchItem",
     "SearchOp",
+    "Secret",
     "Store",
+    "StoreAuthenticationError",
     "StoreBatchSizeWarning",
     "StoreConfig",
     "StoreConnectionError",

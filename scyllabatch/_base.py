@@ -18,7 +18,7 @@ from scyllabatch._core import schema
 from scyllabatch._core.engine import CallContext, TimestampClock
 from scyllabatch._core.planner import CallPlan, plan_call
 from scyllabatch._core.validation import parse_batch_type, validate_ops
-from scyllabatch._impl import codec
+from scyllabatch._impl import codec, writes
 from scyllabatch.config import StoreConfig
 from scyllabatch.errors import StoreError, StoreQueryError, StoreValidationError
 from scyllabatch.metrics import Metrics, prometheus_text
@@ -40,6 +40,7 @@ class PreparedCall:
     plan: CallPlan
     context: CallContext
     started: float
+    options: _driver.CallOptions = _driver.DEFAULT_CALL
 
 
 class _BoundedSet(set[str]):
@@ -144,11 +145,14 @@ class StoreBase:
         max_retries: int | None,
         retry_delay: float | None,
         retry_backoff: float | None,
+        timeout: float | None = None,
+        consistency: str | None = None,
     ) -> PreparedCall:
         started = time.perf_counter()
         if self._closed:
             raise StoreError("this store is closed; create a new one")
         kind = parse_batch_type(batch_type)
+        options = _driver.call_options(timeout, consistency)
         retry = self.config.retry.with_overrides(max_retries, retry_delay, retry_backoff)
         ops = as_op_list(ops)
         try:
@@ -161,6 +165,7 @@ class StoreBase:
                 codec,
                 self.config.page_size,
                 self._replica_groups,
+                self.config.created_at_mode,
             )
         except StoreValidationError as exc:
             self._metrics.record_call(
@@ -176,10 +181,11 @@ class StoreBase:
             retry=retry,
             limits=self.config.limits,
             codec=codec,
+            writes=writes,
             registered=self._registered,
             random_unit=self._random.random,
         )
-        return PreparedCall(plan=plan, context=context, started=started)
+        return PreparedCall(plan=plan, context=context, started=started, options=options)
 
     def _finish_call(self, call: PreparedCall, error: BaseException | None) -> None:
         self._metrics.record_call(

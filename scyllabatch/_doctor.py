@@ -9,7 +9,7 @@ import importlib.util
 import json
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import Any
 
@@ -210,6 +210,8 @@ class DoctorOptions:
     keyspace: str
     pings: int = 20
     as_json: bool = False
+    connection: StoreConfig | None = None
+    """Credentials, TLS, local DC and consistency; ``hosts`` and ``port`` above take priority."""
 
 
 def run_doctor(options: DoctorOptions) -> tuple[int, dict[str, Any]]:
@@ -219,7 +221,13 @@ def run_doctor(options: DoctorOptions) -> tuple[int, dict[str, Any]]:
         "driver": driver_info(),
         "target": {"hosts": list(options.hosts), "port": options.port},
     }
-    config = StoreConfig(hosts=options.hosts, port=options.port, keyspace=options.keyspace)
+    config = replace(
+        options.connection or StoreConfig(),
+        hosts=options.hosts,
+        port=options.port,
+        keyspace=options.keyspace,
+        create_keyspace=False,
+    )
     try:
         cluster, session = _driver.connect(config)
     except StoreError as exc:

@@ -6,9 +6,14 @@ into driver statements, and classifying driver exceptions for the retry policy.
 
 from __future__ import annotations
 
+import io
 import logging
+import math
 import socket
+import ssl
+import struct
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cassandra import (
@@ -20,6 +25,7 @@ from cassandra import (
     ReadTimeout,
     Unauthorized,
     Unavailable,
+    UnresolvableContactPoints,
     WriteFailure,
     WriteTimeout,
 )
@@ -39,22 +45,30 @@ from cassandra.policies import (
     WriteType,
 )
 from cassandra.protocol import (
+    BatchMessage,
     IsBootstrappingErrorMessage,
     OverloadedErrorMessage,
     ServerError,
     SyntaxException,
     UnauthorizedErrorMessage,
 )
-from cassandra.query import BatchStatement, PreparedStatement, tuple_factory
+from cassandra.query import BatchStatement, BoundStatement, PreparedStatement, tuple_factory
 from cassandra.query import BatchType as DriverBatchType
 from cassandra.query import Statement as DriverStatement
 
 from scyllabatch._core import schema
-from scyllabatch._core.requests import Consistency, Failure, Request, Rows
+from scyllabatch._core.requests import Consistency, EncodedStatements, Failure, Request, Rows
 from scyllabatch._core.retry import ErrorKind
+from scyllabatch._pure.writes import decode_writes
 from scyllabatch.config import StoreConfig
-from scyllabatch.errors import StoreConnectionError
+from scyllabatch.errors import (
+    StoreAuthenticationError,
+    StoreConnectionError,
+    StoreError,
+    StoreValidationError,
+)
 from scyllabatch.ops import BatchType
+from scyllabatch.secret import Secret
 
 logger = logging.getLogger("scyllabatch")
 
@@ -98,35 +112,168 @@ def execution_profile(config: StoreConfig) -> ExecutionProfile:
     )
 
 
-def connect(config: StoreConfig) -> tuple[Cluster, Session]:
-    """Create a cluster and a session (blocking; the async facade runs this in a thread)."""
-    auth = (
-        PlainTextAuthProvider(username=config.username, password=config.password)
-        if config.username is not None
-        else None
+def contact_point(entry: str, default_port: int) -> tuple[str, int]:
+    """``(host, port)`` for one ``hosts`` entry: ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``.
+
+    A bare IPv6 address (``::1``) takes ``default_port``: its colons are not a port separator.
+    Raises :class:`StoreValidationError` for an entry that cannot be a host.
+    """
+    text = entry.strip() if isinstance(entry, str) else ""
+    host, port_text = text, None
+    if text.startswith("["):
+        close = text.find("]")
+        rest = text[close + 1 :] if close > 0 else "?"
+        if rest and not rest.startswith(":"):
+            raise StoreValidationError(
+                f"host {entry!r} is not valid: write an IPv6 address as [address] or "
+                "[address]:port",
+                field="hosts",
+            )
+        host, port_text = text[1:close], (rest[1:] if rest else None)
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    if not host or any(c.isspace() or c in "[]/" for c in host):
+        raise StoreValidationError(
+            f"host {entry!r} is not valid: use a host name or address, optionally with :port "
+            "(an IPv6 address with a port as [address]:port)",
+            field="hosts",
+        )
+    if port_text is None:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise StoreValidationError(
+            f"host {entry!r} has an invalid port {port_text!r}: use a number from 1 to 65535",
+            field="hosts",
+        )
+    return host, int(port_text)
+
+
+def contact_points(config: StoreConfig) -> list[tuple[str, int]]:
+    """The driver's contact points for ``config.hosts`` (each with its own port)."""
+    return [contact_point(entry, config.port) for entry in config.hosts]
+
+
+def cluster_port(config: StoreConfig) -> int:
+    """The port for nodes the driver discovers and that do not advertise their own.
+
+    The driver replaces a contact point by the node's entry in ``system.local`` and reaches it
+    on this port. So when every host names the same port, that port is used; otherwise
+    ``config.port``. (0 below stands for "no port given".)
+    """
+    given = {contact_point(entry, 0)[1] for entry in config.hosts}
+    if len(given) == 1 and 0 not in given:
+        return given.pop()
+    return config.port
+
+
+def _auth_failure(error: BaseException) -> bool:
+    if isinstance(error, AuthenticationFailed):
+        return True
+    causes = getattr(error, "errors", None)
+    return isinstance(causes, Mapping) and any(
+        isinstance(cause, AuthenticationFailed) for cause in causes.values()
     )
-    profile = execution_profile(config)
-    cluster = Cluster(
-        contact_points=list(config.hosts),
-        port=config.port,
-        auth_provider=auth,
+
+
+def _target(points: list[tuple[str, int]]) -> str:
+    return ", ".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in points)
+
+
+def _auth_provider(config: StoreConfig) -> PlainTextAuthProvider | None:
+    if config.username is None or config.password is None:
+        return None
+    password = config.password
+    return PlainTextAuthProvider(
+        username=config.username,
+        password=password.get_secret_value() if isinstance(password, Secret) else password,
+    )
+
+
+def default_cluster(config: StoreConfig) -> Cluster:
+    """A cluster with the driver's defaults for everything but reaching the nodes (contact
+    points, port, credentials, TLS): what most hand-written code uses. For the benchmark."""
+    return Cluster(
+        contact_points=contact_points(config),
+        port=cluster_port(config),
+        auth_provider=_auth_provider(config),
         ssl_context=config.ssl_context,
-        connect_timeout=config.connect_timeout,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile, PROFILE: profile},
-        sockopts=SOCKET_OPTIONS,
     )
+
+
+def connect(config: StoreConfig) -> tuple[Cluster, Session]:
+    """Create a cluster and a session (blocking; the async facade runs this in a thread).
+
+    Every failure is a :class:`StoreError`: a bad host entry is a :class:`StoreValidationError`,
+    rejected credentials a :class:`StoreAuthenticationError`, anything else on the way (names
+    that do not resolve, refused connections, timeouts) a :class:`StoreConnectionError`. The
+    driver's exception is chained; the password never appears in a message.
+    """
+    points = contact_points(config)
+    target = _target(points)
+    auth = _auth_provider(config)
+    profile = execution_profile(config)
+    cluster: Cluster | None = None
     try:
+        cluster = Cluster(
+            contact_points=points,
+            port=cluster_port(config),
+            auth_provider=auth,
+            ssl_context=config.ssl_context,
+            connect_timeout=config.connect_timeout,
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile, PROFILE: profile},
+            sockopts=SOCKET_OPTIONS,
+            # lz4 costs client CPU on every request and saves nothing on a LAN
+            compression=False,
+        )
         session = cluster.connect()
-    except NoHostAvailable as exc:
-        cluster.shutdown()
-        raise StoreConnectionError(
-            f"could not connect to {list(config.hosts)} port {config.port}: {exc}. Is the node "
-            "running? (`make node-start` starts a local one; set SCYLLABATCH_HOSTS for another)"
-        ) from exc
-    except Exception:
-        cluster.shutdown()
-        raise
+    except BaseException as exc:
+        if cluster is not None:
+            cluster.shutdown()
+        if not isinstance(exc, Exception):  # KeyboardInterrupt and the like pass through
+            raise
+        raise _connect_error(exc, config, target) from exc
     return cluster, session
+
+
+def _connect_error(exc: Exception, config: StoreConfig, target: str) -> StoreError:
+    """The :class:`StoreError` to raise for a failure to connect (never quoting the password)."""
+    if _auth_failure(exc):
+        if config.username is None:
+            return StoreAuthenticationError(
+                f"the cluster at {target} requires authentication: pass username and password "
+                "(StoreConfig(username=..., password=...); on the command line --username, with "
+                "the password in SCYLLABATCH_PASSWORD or typed at the prompt)"
+            )
+        return StoreAuthenticationError(
+            f"the cluster at {target} rejected the credentials of user {config.username!r}: "
+            "check the username and password (the role must exist and have LOGIN = true)"
+        )
+    if isinstance(exc, UnresolvableContactPoints):
+        return StoreConnectionError(
+            f"none of the hosts {list(config.hosts)} resolves to an address: check the host "
+            "names (SCYLLABATCH_HOSTS on the command line)"
+        )
+    if config.ssl_context is not None and (
+        isinstance(exc, ssl.SSLError) or _has_cause(exc, ssl.SSLError) or "[SSL" in str(exc)
+    ):  # the driver re-raises some TLS failures as other OSErrors, keeping ssl's text
+        return StoreConnectionError(
+            f"TLS handshake with {target} failed: {_brief(exc)}. Check ssl_context (CA file, "
+            "client certificate and key) and that the node's client encryption is enabled"
+        )
+    return StoreConnectionError(
+        f"could not connect to {target}: {_brief(exc)}. Is the node running and reachable on "
+        "that port? (set the hosts, e.g. SCYLLABATCH_HOSTS=10.0.0.5:9042, for another cluster)"
+    )
+
+
+def _has_cause(exc: BaseException, kind: type[BaseException]) -> bool:
+    causes = getattr(exc, "errors", None)
+    return isinstance(causes, Mapping) and any(isinstance(c, kind) for c in causes.values())
+
+
+def _brief(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 500 else text[:500] + " ..."
 
 
 def attach_profile(session: Session, config: StoreConfig) -> str:
@@ -147,6 +294,86 @@ def attach_profile(session: Session, config: StoreConfig) -> str:
     return PROFILE
 
 
+class _EncodedBatchMessage(BatchMessage):  # type: ignore[misc]
+    """A ``BATCH`` message whose statements the SDK serialized itself.
+
+    Everything after the statements (consistency, flags, serial consistency, timestamp, keyspace)
+    is still written by the driver's own :class:`BatchMessage` for the connection's protocol
+    version: it writes an empty batch (type byte, a zero count) into a scratch buffer, and the
+    pre-serialized head replaces those first three bytes. (The leading underscore keeps the
+    driver's message registry from picking this class up.)
+    """
+
+    def __init__(self, base: Any, head: bytes) -> None:
+        self.__dict__.update(base.__dict__)
+        self.queries = ()
+        self.head = head
+
+    def send_body(self, f: Any, protocol_version: int, *args: Any, **kwargs: Any) -> None:
+        tail = io.BytesIO()
+        BatchMessage.send_body(self, tail, protocol_version, *args, **kwargs)
+        f.write(self.head)
+        f.write(tail.getbuffer()[3:])
+
+
+def encoded_messages_supported(session: Any) -> bool:
+    """Whether this driver exposes what sending pre-serialized batches needs.
+
+    Those are non-public parts of the driver (pinned in pyproject, tested in
+    ``tests/unit/test_driver_seam.py``): ``Session._create_response_future``,
+    ``Session._on_request``, ``Session.client_protocol_handler`` and ``ResponseFuture.message``
+    / ``send_request``. Without them, writes go through the public path: bound statements whose
+    values are already serialized, added to a ``BatchStatement`` without ``bind()``.
+    """
+    methods = ("_create_response_future", "_on_request")
+    return all(callable(getattr(session, name, None)) for name in methods) and hasattr(
+        session, "client_protocol_handler"
+    )
+
+
+_BATCH_HEAD = struct.Struct(">BH")
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Per-call overrides of ``batch()``/``abatch()``: ``timeout`` (seconds, per request) and a
+    consistency level for every request of the call (``None``: the configured ones)."""
+
+    timeout: float | None = None
+    consistency: int | None = None
+
+
+DEFAULT_CALL = CallOptions()
+
+
+def call_options(timeout: Any, consistency: Any) -> CallOptions:
+    """Validate ``batch()``'s ``timeout=`` and ``consistency=`` (before any I/O)."""
+    if timeout is not None and (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise StoreValidationError(
+            f"timeout must be a number of seconds > 0 (or None for the configured "
+            f"request_timeout), got {timeout!r}",
+            field="timeout",
+        )
+    level = None
+    if consistency is not None:
+        name = consistency.upper() if isinstance(consistency, str) else consistency
+        if name not in ConsistencyLevel.name_to_value or name in ("SERIAL", "LOCAL_SERIAL"):
+            raise StoreValidationError(
+                f"consistency {consistency!r} is not a consistency level; use one of ONE, QUORUM, "
+                "LOCAL_QUORUM, ALL, ... (or None for the configured ones)",
+                field="consistency",
+            )
+        level = consistency_level(name)
+    if timeout is None and level is None:
+        return DEFAULT_CALL
+    return CallOptions(None if timeout is None else float(timeout), level)
+
+
 class Statements:
     """Every statement of the SDK, prepared once per session and keyspace, and how to send them."""
 
@@ -161,21 +388,67 @@ class Statements:
             prepared = session.prepare(cql)
             prepared.retry_policy = NO_DRIVER_RETRIES
             self.prepared[statement] = prepared
+        self.ids: dict[schema.Statement, bytes] = {
+            statement: prepared.query_id for statement, prepared in self.prepared.items()
+        }
+        self._by_id = {prepared.query_id: prepared for prepared in self.prepared.values()}
+        self.encoded_messages = encoded_messages_supported(session)
 
-    def send(self, request: Request) -> Any:
+    def send(self, request: Request, options: CallOptions = DEFAULT_CALL) -> Any:
         """Start one request (non-blocking); returns the driver's ``ResponseFuture``."""
+        if request.encoded is not None:
+            return self._send_encoded(request, request.encoded, options)
+        statement = self.build(request)
+        if options.consistency is not None:
+            statement.consistency_level = options.consistency
         return self.session.execute_async(
-            self.build(request),
-            timeout=self.config.request_timeout,
+            statement,
+            timeout=options.timeout or self.config.request_timeout,
             execution_profile=self.profile,
             paging_state=request.paging_state,
         )
 
-    def build(self, request: Request) -> DriverStatement:
-        """The driver statement for one engine request.
+    def _send_encoded(
+        self, request: Request, encoded: EncodedStatements, options: CallOptions
+    ) -> Any:
+        """Send a write batch whose statements are already serialized: no ``bind()`` at all.
 
-        Runs once per request on the hot path: the common case (a batch of one statement kind)
-        looks its prepared statement up once, and the driver binds each row as it adds it.
+        The driver still does everything else: token-aware routing from the routing key,
+        the execution profile, timeouts, re-preparing after a server restart, the response.
+        """
+        batch_type = _DRIVER_BATCH_TYPES[request.batch_type or BatchType.UNLOGGED]
+        batch = BatchStatement(
+            batch_type=batch_type,
+            retry_policy=NO_DRIVER_RETRIES,
+            consistency_level=options.consistency or self.write_consistency,
+        )
+        timeout = options.timeout or self.config.request_timeout
+        batch.routing_key = encoded.routing_key
+        batch.keyspace = self.config.keyspace
+        batch.is_idempotent = request.idempotent
+        session: Any = self.session
+        if not self.encoded_messages:
+            for statement_id, values in decode_writes(encoded.body, encoded.count):
+                bound = BoundStatement(self._by_id[statement_id])
+                bound.values = values
+                batch.add(bound)
+            return session.execute_async(batch, timeout=timeout, execution_profile=self.profile)
+        future = session._create_response_future(
+            batch, None, False, {}, timeout, execution_profile=self.profile
+        )
+        future.message = _EncodedBatchMessage(
+            future.message, _BATCH_HEAD.pack(batch_type.value, encoded.count) + encoded.body
+        )
+        future._protocol_handler = session.client_protocol_handler
+        session._on_request(future)
+        future.send_request()
+        return future
+
+    def build(self, request: Request) -> DriverStatement:
+        """The driver statement for one engine request (reads, TTL refreshes, registrations).
+
+        The common case (a batch of one statement kind) looks its prepared statement up once,
+        and the driver binds each row as it adds it.
         """
         consistency = (
             self.write_consistency
@@ -236,17 +509,21 @@ class ReplicaGroups:
             self._cache = {}
         group = self._cache.get(partition)
         if group is None:
-            group = self._cache[partition] = self._group(token_map, partition)
+            group = self._group(token_map, partition)
+            if group is not None:
+                self._cache[partition] = group
+            else:  # metadata not ready for this keyspace yet: alone for now, asked again later
+                group = partition
         return group
 
     def _group(self, token_map: Any, partition: str) -> Any:
         try:
             token = token_map.token_class.from_key(partition.encode("utf-8"))
             replicas = token_map.get_replicas(self._keyspace, token)
-        except Exception:  # metadata not ready for this keyspace: stay per partition
-            return partition
+        except Exception:
+            return None
         if not replicas:
-            return partition
+            return None
         sharding = getattr(replicas[0], "sharding_info", None)
         shard = sharding.shard_id_from_token(token.value) if sharding is not None else None
         return (tuple(sorted(str(host.endpoint) for host in replicas)), shard)

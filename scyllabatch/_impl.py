@@ -16,11 +16,12 @@ def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _load() -> tuple[ModuleType, ModuleType, Literal["cython", "python"]]:
+def _load() -> tuple[ModuleType, ModuleType, ModuleType, Literal["cython", "python"]]:
     if not _flag("SCYLLABATCH_NO_EXTENSIONS"):
         try:
             from scyllabatch._speedups import codec as compiled_codec
             from scyllabatch._speedups import stats as compiled_stats
+            from scyllabatch._speedups import writes as compiled_writes
         except ImportError as exc:
             if _flag("SCYLLABATCH_REQUIRE_EXTENSIONS"):
                 raise ImportError(
@@ -30,13 +31,14 @@ def _load() -> tuple[ModuleType, ModuleType, Literal["cython", "python"]]:
                     "scyllabatch), or unset the variable to use the pure-Python twins."
                 ) from exc
         else:
-            return compiled_codec, compiled_stats, "cython"
+            return compiled_codec, compiled_stats, compiled_writes, "cython"
     from scyllabatch._pure import codec as pure_codec
     from scyllabatch._pure import stats as pure_stats
+    from scyllabatch._pure import writes as pure_writes
 
-    return pure_codec, pure_stats, "python"
+    return pure_codec, pure_stats, pure_writes, "python"
 
 
-codec, stats, IMPLEMENTATION = _load()
+codec, stats, writes, IMPLEMENTATION = _load()
 
-__all__ = ["IMPLEMENTATION", "codec", "stats"]
+__all__ = ["IMPLEMENTATION", "codec", "stats", "writes"]

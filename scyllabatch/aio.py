@@ -119,16 +119,28 @@ class AsyncStore(StoreBase):
         max_retries: int | None = None,
         retry_delay: float | None = None,
         retry_backoff: float | None = None,
+        *,
+        timeout: float | None = None,
+        consistency: str | None = None,
     ) -> list[Any]:
         """Run a batch of operations; see :meth:`scyllabatch.Store.batch`."""
         call: PreparedCall
         ops = as_op_list(ops)
         if len(ops) > _PLAN_IN_THREAD_ABOVE:
             call = await asyncio.to_thread(
-                self._prepare_call, ops, batch_type, max_retries, retry_delay, retry_backoff
+                self._prepare_call,
+                ops,
+                batch_type,
+                max_retries,
+                retry_delay,
+                retry_backoff,
+                timeout,
+                consistency,
             )
         else:
-            call = self._prepare_call(ops, batch_type, max_retries, retry_delay, retry_backoff)
+            call = self._prepare_call(
+                ops, batch_type, max_retries, retry_delay, retry_backoff, timeout, consistency
+            )
         error: BaseException | None = None
         try:
             if call.plan.is_empty:
@@ -136,6 +148,7 @@ class AsyncStore(StoreBase):
             statements = self._statements
             if statements is None:
                 statements = await asyncio.to_thread(self._prepare_statements_blocking)
+            call.context.statement_ids = statements.ids
             engine = run_call(call.plan, call.context)
             # Steps of a large call (building thousands of statements, folding results) run in a
             # thread, so the loop keeps turning; small calls step inline.
@@ -150,7 +163,7 @@ class AsyncStore(StoreBase):
                     results: list[Any] = command
                     return results
                 if isinstance(command, Execute):
-                    reply = await self._execute(statements, command.requests)
+                    reply = await self._execute(statements, command.requests, call.options)
                 else:
                     await asyncio.sleep(command.seconds)
                     reply = None
@@ -161,7 +174,10 @@ class AsyncStore(StoreBase):
             self._finish_call(call, error)
 
     async def _execute(
-        self, statements: _driver.Statements, requests: Sequence[Request]
+        self,
+        statements: _driver.Statements,
+        requests: Sequence[Request],
+        options: _driver.CallOptions,
     ) -> list[Outcome]:
         """Send requests (bounded by the semaphore) and await every outcome.
 
@@ -201,7 +217,7 @@ class AsyncStore(StoreBase):
                 if self._throttler is not None:
                     async with self._throttler:
                         pass
-                response = statements.send(request)
+                response = statements.send(request, options)
             except Exception as exc:
                 settle(index, _driver.failure(exc))
             except BaseException:  # cancelled before sending: give the slot back

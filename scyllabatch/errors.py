@@ -8,6 +8,7 @@
     ├── StoreTimeoutError        the request timed out (client or server side)
     ├── StoreUnavailableError    not enough live replicas, overloaded or bootstrapping
     └── StoreConnectionError     no host could be reached
+        └── StoreAuthenticationError   the cluster refused the credentials (or needs some)
 
 When an ``UNLOGGED`` call fails after some of its partitions were written, the error raised is
 also a :class:`StorePartialWriteError` (it subclasses both), whose ``applied`` and
@@ -18,6 +19,7 @@ always chained as ``__cause__``.
 from __future__ import annotations
 
 __all__ = [
+    "StoreAuthenticationError",
     "StoreBatchSizeWarning",
     "StoreConnectionError",
     "StoreError",
@@ -67,6 +69,14 @@ class StoreUnavailableError(StoreError):
 
 class StoreConnectionError(StoreError, ConnectionError):
     """No host could be reached, or the connection was lost."""
+
+
+class StoreAuthenticationError(StoreConnectionError):
+    """The cluster rejected the username or password, or requires credentials none were given.
+
+    A subclass of :class:`StoreConnectionError`, so code that handles connection failures keeps
+    working. The message never contains the password.
+    """
 
 
 class StorePartialWriteError(StoreError):

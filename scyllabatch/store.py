@@ -140,26 +140,35 @@ class Store(StoreBase):
         max_retries: int | None = None,
         retry_delay: float | None = None,
         retry_backoff: float | None = None,
+        *,
+        timeout: float | None = None,
+        consistency: str | None = None,
     ) -> list[Any]:
         """Run a batch of operations; returns one result per op, in order.
 
         Validates every op before any I/O; reads see the state before the batch; writes are merged
         per (namespace, key) with the last op winning. ``batch_type`` picks ``"UNLOGGED"``
         (per-partition batches, concurrent) or ``"LOGGED"`` (one atomic batch). The retry
-        arguments override the store's :class:`~scyllabatch.RetryPolicy` for this call.
+        arguments override the store's :class:`~scyllabatch.RetryPolicy` for this call;
+        ``timeout`` (seconds per request) overrides ``StoreConfig.request_timeout`` and
+        ``consistency`` (e.g. ``"QUORUM"``) the configured read and write consistency, for this
+        call only.
         """
-        call = self._prepare_call(ops, batch_type, max_retries, retry_delay, retry_backoff)
+        call = self._prepare_call(
+            ops, batch_type, max_retries, retry_delay, retry_backoff, timeout, consistency
+        )
         error: BaseException | None = None
         try:
             if call.plan.is_empty:
                 return [None] * call.plan.size
             statements = self._prepare_statements_blocking()
+            call.context.statement_ids = statements.ids
             engine = run_call(call.plan, call.context)
             try:
                 command = next(engine)
                 while True:
                     if isinstance(command, Execute):
-                        reply: Any = self._execute(statements, command.requests)
+                        reply: Any = self._execute(statements, command.requests, call.options)
                     else:
                         time.sleep(command.seconds)
                         reply = None
@@ -174,7 +183,10 @@ class Store(StoreBase):
             self._finish_call(call, error)
 
     def _execute(
-        self, statements: _driver.Statements, requests: Sequence[Request]
+        self,
+        statements: _driver.Statements,
+        requests: Sequence[Request],
+        options: _driver.CallOptions,
     ) -> list[Outcome]:
         """Run requests concurrently (bounded by ``max_concurrency``); wait for all."""
         count = len(requests)
@@ -214,7 +226,7 @@ class Store(StoreBase):
                 if rate is not None:
                     rate.wait()
                 try:
-                    future = statements.send(request)
+                    future = statements.send(request, options)
                 except Exception as exc:
                     finish(index, _driver.failure(exc))
                     continue

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scyllabatch._core.items import StoredRow, from_micros
-from scyllabatch._core.planner import CallPlan, write_requests
+from scyllabatch._core.planner import CallPlan, StatementIds, write_requests
 from scyllabatch._core.reads import Reader, decode_values
 from scyllabatch._core.requests import Command, Execute, Failure, Outcome, Request, Rows, Sleep
 from scyllabatch._core.retry import WriteKind, category, is_retryable, will_be_applied
@@ -52,6 +52,10 @@ class CallContext:
     codec: Any
     registered: set[str]
     random_unit: Callable[[], float]
+    writes: Any  # the selected writes speedup (``encode_writes``)
+    # Prepared ids of the write statements; the facade sets them once the session's statements
+    # are prepared (phase 2 needs them, planning does not).
+    statement_ids: StatementIds = field(default_factory=dict)
     stats: CallStats = field(default_factory=CallStats)
 
 
@@ -206,7 +210,9 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
         created.update(lookup.found)
 
     # Phase 2: writes, refreshes and namespace registrations, all concurrently.
-    requests, registry = write_requests(plan, created, refreshes, ctx.registered, ctx.limits)
+    requests, registry = write_requests(
+        plan, created, refreshes, ctx.registered, ctx.limits, ctx.statement_ids, ctx.writes
+    )
     registry_names = {id(request): names for request, names in registry}
     requests.extend(request for request, _ in registry)
     if not requests:

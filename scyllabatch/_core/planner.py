@@ -10,9 +10,8 @@ replica group (``UNLOGGED``, see :func:`_batch_chunks`), plus TTL refreshes of i
 from __future__ import annotations
 
 import logging
-import math
 import warnings
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +24,10 @@ from scyllabatch._core.reads import (
     Reader,
     SearchReader,
 )
-from scyllabatch._core.requests import Consistency, Query, Request
+from scyllabatch._core.requests import Consistency, EncodedStatements, Query, Request
 from scyllabatch._core.schema import ROOTS_PARTITION, Statement
 from scyllabatch._core.validation import GetRead, ListRead, NormalizedOp, PutWrite, SearchRead
-from scyllabatch.config import BatchLimits
+from scyllabatch.config import BatchLimits, CreatedAtMode
 from scyllabatch.errors import StoreBatchSizeWarning, StoreValidationError
 from scyllabatch.ops import BatchType
 
@@ -37,26 +36,65 @@ logger = logging.getLogger("scyllabatch")
 ReplicaGroup = Callable[[str], Hashable]
 """Maps a partition (namespace text) to the key of its replica group."""
 
+StatementIds = Mapping[Statement, bytes]
+"""The prepared ids of the session's statements (the driver's ``PreparedStatement.query_id``)."""
+
 # Per-statement overhead of the server's batch size accounting (clustering, timestamps, columns).
 STATEMENT_OVERHEAD_BYTES = 48
 
 
-@dataclass(slots=True)
 class MergedWrite:
-    """The surviving write of one (namespace, key), and every op index merged into it."""
+    """The surviving write of one (namespace, key), and every op index merged into it.
 
-    put: PutWrite
-    op_indices: list[int]
+    Carries what the serializer needs (the partition and key as UTF-8) and its size as the
+    server's batch size check counts it, each computed once.
+    """
 
-    @property
-    def estimated_bytes(self) -> int:
-        """Rough size of this write as the server's batch size check counts it."""
+    __slots__ = (
+        "deleted_first",
+        "estimated_bytes",
+        "key_utf8",
+        "op_indices",
+        "partition_utf8",
+        "put",
+    )
+
+    def __init__(self, put: PutWrite, op_indices: list[int]) -> None:
+        self.put = put
+        self.op_indices = op_indices
+        # A delete earlier in the same call ends the item's life: a put after it starts a new
+        # one, so its created_at is this call's timestamp, not what a look-up would find.
+        self.deleted_first = False
+        self.partition_utf8 = put.partition.encode("utf-8")
+        self.key_utf8 = put.key.encode("utf-8")
+        self.estimated_bytes = self._size()
+
+    def replace(self, put: PutWrite) -> None:
+        """A later op of the same (namespace, key) wins."""
+        if self.put.encoded is None:
+            self.deleted_first = True
+        self.put = put
+        self.op_indices.append(put.index)
+        self.estimated_bytes = self._size()
+
+    def _size(self) -> int:
+        encoded = self.put.encoded
+        return (
+            (len(encoded) if encoded is not None else 0)
+            + len(self.key_utf8)
+            + len(self.partition_utf8)
+            + STATEMENT_OVERHEAD_BYTES
+        )
+
+    def row(self, created_us: int) -> tuple[bytes, bytes, bytes | None, int, int]:
+        """The serializer's row (see ``_pure/writes.py``)."""
         put = self.put
         return (
-            len(put.encoded or b"")
-            + len(put.key.encode("utf-8"))
-            + len(put.partition.encode("utf-8"))
-            + STATEMENT_OVERHEAD_BYTES
+            self.partition_utf8,
+            self.key_utf8,
+            put.encoded,
+            created_us,
+            put.ttl_seconds or 0,
         )
 
 
@@ -67,6 +105,7 @@ class CallPlan:
     size: int
     batch_type: BatchType
     timestamp_us: int
+    created_at_mode: CreatedAtMode = CreatedAtMode.EXACT
     gets: list[GetReader] = field(default_factory=list)
     searches: list[SearchReader] = field(default_factory=list)
     listings: list[ListReader] = field(default_factory=list)
@@ -108,8 +147,7 @@ def merge_writes(ops: Sequence[NormalizedOp]) -> list[MergedWrite]:
             if existing is None:
                 merged[slot] = MergedWrite(op, [op.index])
             else:
-                existing.put = op
-                existing.op_indices.append(op.index)
+                existing.replace(op)
     return list(merged.values())
 
 
@@ -121,14 +159,21 @@ def plan_call(
     codec: Any,
     page_size: int,
     replica_group: ReplicaGroup = str,
+    created_at_mode: CreatedAtMode = CreatedAtMode.EXACT,
 ) -> CallPlan:
     """Plan one call; checks batch limits (raising or warning) before any I/O.
 
     ``replica_group`` maps a partition to a key shared by exactly the partitions stored on the
     same replicas (and shard); the facade derives it from the driver's token map. The default
-    puts every partition in a group of its own.
+    puts every partition in a group of its own. In ``EXACT`` mode the keys about to be written
+    are looked up first (one request per partition), so ``created_at`` survives updates.
     """
-    plan = CallPlan(size=len(ops), batch_type=batch_type, timestamp_us=timestamp_us)
+    plan = CallPlan(
+        size=len(ops),
+        batch_type=batch_type,
+        timestamp_us=timestamp_us,
+        created_at_mode=created_at_mode,
+    )
     gets_by_partition: dict[str, list[GetRead]] = {}
     for op in ops:
         kind = _OP_NAMES[type(op)]
@@ -142,24 +187,26 @@ def plan_call(
     plan.gets = [GetReader(gets) for gets in gets_by_partition.values()]
     plan.writes = merge_writes(ops)
     _check_limits(plan.writes, batch_type, limits)
-    plan.chunks = _batch_chunks(plan.writes, limits, replica_group)
-    # created_at look-ups are grouped like batches, but by key count alone: a partition's keys
-    # in one look-up (up to MAX_KEYS_PER_LOOKUP), same-replica partitions combined.
-    upserts = [w for w in plan.writes if w.put.encoded is not None]
-    lookups = _group_chunks(
-        upserts,
-        replica_group,
-        max_ops=MAX_KEYS_PER_LOOKUP,
-        max_bytes=math.inf,
-        max_partitions=limits.max_partitions_per_batch,
-    )
-    for chunk in lookups:
-        wanted: dict[str, list[str]] = {}
-        for write in chunk:
-            wanted.setdefault(write.put.partition, []).append(write.put.key)
-        indices = tuple(i for w in chunk for i in w.op_indices)
-        plan.created_lookups.append(CreatedAtReader(wanted, indices))
+    if batch_type is BatchType.UNLOGGED:
+        plan.chunks = _batch_chunks(plan.writes, limits, replica_group)
+    if created_at_mode is CreatedAtMode.EXACT:
+        plan.created_lookups = _created_lookups(plan.writes)
     return plan
+
+
+def _created_lookups(writes: Sequence[MergedWrite]) -> list[CreatedAtReader]:
+    """One look-up per partition of the upserts (split above ``MAX_KEYS_PER_LOOKUP`` keys)."""
+    by_partition: dict[str, list[MergedWrite]] = {}
+    for write in writes:
+        if write.put.encoded is not None and not write.deleted_first:
+            by_partition.setdefault(write.put.partition, []).append(write)
+    lookups = []
+    for partition, group in by_partition.items():
+        for start in range(0, len(group), MAX_KEYS_PER_LOOKUP):
+            chunk = group[start : start + MAX_KEYS_PER_LOOKUP]
+            indices = tuple(i for w in chunk for i in w.op_indices)
+            lookups.append(CreatedAtReader(partition, [w.put.key for w in chunk], indices))
+    return lookups
 
 
 def _warn(message: str) -> None:
@@ -196,20 +243,46 @@ def _batch_chunks(
 ) -> list[list[MergedWrite]]:
     """Split writes into UNLOGGED batches.
 
-    A partition's writes stay together (atomic and isolated per partition) unless they exceed
-    the warn thresholds (``warn_ops``/``warn_bytes``) on their own. Partitions are combined, up to
-    ``max_partitions_per_batch``, only with partitions of the same replica group, so the
-    token-aware coordinator is a replica of everything in the batch and nothing fans out.
+    Each partition's part of a batch is an atomic batch of its own (atomic and isolated inside
+    the partition), so it stays within the warn thresholds (``warn_ops`` writes, ``warn_bytes``
+    bytes): a partition above them is split, and the SDK's splitting never produces a batch worth
+    a warning. Partitions of the same replica group are combined, up to ``max_partitions_per_batch``
+    partitions, ``max_ops`` writes and ``warn_bytes`` bytes (the server's size check counts the
+    whole batch), so the token-aware coordinator is a replica of everything in the batch and
+    nothing fans out.
     """
-    # Every UNLOGGED batch is an atomic batch too (inside each partition): it stays within the
-    # warn thresholds, so the SDK's own splitting never produces a batch worth a warning.
     return _group_chunks(
         writes,
         replica_group,
-        max_ops=min(limits.max_ops, limits.warn_ops),
+        max_ops=limits.max_ops,
+        partition_ops=min(limits.max_ops, limits.warn_ops),
         max_bytes=min(limits.max_bytes, limits.warn_bytes),
         max_partitions=limits.max_partitions_per_batch,
     )
+
+
+def _partition_parts(
+    writes: Sequence[MergedWrite], replica_group: ReplicaGroup, partition_ops: int, max_bytes: int
+) -> dict[Hashable, list[tuple[list[MergedWrite], int]]]:
+    """Each replica group's partitions, cut into parts within ``partition_ops`` and
+    ``max_bytes``, with each part's size; parts of one partition are consecutive."""
+    by_partition: dict[str, list[MergedWrite]] = {}
+    for write in writes:
+        by_partition.setdefault(write.put.partition, []).append(write)
+    by_group: dict[Hashable, list[tuple[list[MergedWrite], int]]] = {}
+    for partition, group in by_partition.items():
+        parts = by_group.setdefault(replica_group(partition), [])
+        part: list[MergedWrite] = []
+        size = 0
+        for write in group:
+            estimated = write.estimated_bytes
+            if part and (len(part) >= partition_ops or size + estimated > max_bytes):
+                parts.append((part, size))
+                part, size = [], 0
+            part.append(write)
+            size += estimated
+        parts.append((part, size))
+    return by_group
 
 
 def _group_chunks(
@@ -217,57 +290,36 @@ def _group_chunks(
     replica_group: ReplicaGroup,
     *,
     max_ops: int,
-    max_bytes: float,
+    partition_ops: int,
+    max_bytes: int,
     max_partitions: int,
 ) -> list[list[MergedWrite]]:
-    """Pack whole partitions of one replica group into chunks within the given bounds; a
-    partition too large on its own is split. Shared by batches and ``created_at`` look-ups."""
-    by_partition: dict[str, list[MergedWrite]] = {}
-    for write in writes:
-        by_partition.setdefault(write.put.partition, []).append(write)
-    by_group: dict[Hashable, list[list[MergedWrite]]] = {}
-    for partition, group in by_partition.items():
-        by_group.setdefault(replica_group(partition), []).append(group)
+    """Pack partition parts of one replica group into batches within the given bounds; two parts
+    of one partition never share a batch."""
     chunks: list[list[MergedWrite]] = []
-    for partitions in by_group.values():
+    for parts in _partition_parts(writes, replica_group, partition_ops, max_bytes).values():
         chunk: list[MergedWrite] = []
         size = 0
         count = 0  # partitions in `chunk`
-        for group in partitions:
-            group_size = sum(w.estimated_bytes for w in group)
+        previous = None  # the partition of the last part added
+        for part, part_size in parts:
+            partition = part[0].put.partition
             fits = (
                 count < max_partitions
-                and len(chunk) + len(group) <= max_ops
-                and size + group_size <= max_bytes
+                and len(chunk) + len(part) <= max_ops
+                and size + part_size <= max_bytes
+                and partition != previous
             )
             if chunk and not fits:
                 chunks.append(chunk)
                 chunk, size, count = [], 0, 0
+            chunk.extend(part)
+            size += part_size
             count += 1
-            for write in group:  # a partition too large on its own is split further
-                estimated = write.estimated_bytes
-                if chunk and (len(chunk) >= max_ops or size + estimated > max_bytes):
-                    chunks.append(chunk)
-                    chunk, size, count = [], 0, 1
-                chunk.append(write)
-                size += estimated
+            previous = partition
         if chunk:
             chunks.append(chunk)
     return chunks
-
-
-def _write_query(write: MergedWrite, created: dict[tuple[str, str], int], timestamp: int) -> Query:
-    put = write.put
-    if put.encoded is None:
-        return Query(Statement.DELETE, (timestamp, put.partition, put.key))
-    created_us = created.get((put.partition, put.key), timestamp)
-    ttl = put.ttl_seconds or 0
-    return Query(
-        Statement.UPSERT,
-        # ttl is written as 0, never null: a null would be a tombstone, and an update without TTL
-        # must clear the TTL a previous put recorded.
-        (put.partition, put.key, put.encoded, created_us, timestamp, ttl, ttl, timestamp),
-    )
 
 
 def _request(
@@ -289,40 +341,62 @@ def _request(
     )
 
 
+def _data_request(
+    writes: Sequence[MergedWrite],
+    batch_type: BatchType,
+    created: dict[tuple[str, str], int],
+    timestamp: int,
+    statement_ids: StatementIds,
+    serializer: Any,
+) -> Request:
+    """One batch of the caller's writes, its statements serialized by the writes speedup.
+
+    ``created_at`` is the looked-up value in exact mode, else this write's own timestamp. The
+    ``ttl`` column is written as 0, never null: a null would be a tombstone, and an update without
+    TTL must clear the TTL a previous put recorded.
+    """
+    if created:
+        rows = [w.row(created.get((w.put.partition, w.put.key), timestamp)) for w in writes]
+    else:
+        rows = [w.row(timestamp) for w in writes]
+    body = serializer.encode_writes(
+        rows, statement_ids[Statement.UPSERT], statement_ids[Statement.DELETE], timestamp
+    )
+    return Request(
+        queries=(),
+        consistency=Consistency.WRITE,
+        idempotent=True,
+        op_indices=tuple(i for w in writes for i in w.op_indices),
+        batch_type=batch_type if len(writes) > 1 else None,
+        estimated_bytes=sum(w.estimated_bytes for w in writes),
+        encoded=EncodedStatements(len(writes), body, writes[0].partition_utf8),
+    )
+
+
 def write_requests(
     plan: CallPlan,
     created: dict[tuple[str, str], int],
     refreshes: Sequence[tuple[StoredRow, tuple[int, ...]]],
     registered: Collection[str],
     limits: BatchLimits,
+    statement_ids: StatementIds,
+    serializer: Any,
 ) -> tuple[list[Request], list[tuple[Request, list[str]]]]:
     """Build phase-2 requests.
 
     Returns the data and refresh requests, and the registry requests paired with the namespaces
     (partition names) each one registers, so the caller can remember them once written.
+    ``statement_ids`` are the prepared ids of the upsert and delete statements; ``serializer`` is
+    the selected writes speedup.
     """
     timestamp = plan.timestamp_us
     requests: list[Request] = []
     if plan.writes:
-        if plan.batch_type is BatchType.LOGGED:
-            requests.append(
-                _request(
-                    [_write_query(w, created, timestamp) for w in plan.writes],
-                    BatchType.LOGGED,
-                    [i for w in plan.writes for i in w.op_indices],
-                    sum(w.estimated_bytes for w in plan.writes),
-                )
-            )
-        else:
-            for chunk in plan.chunks:
-                requests.append(
-                    _request(
-                        [_write_query(w, created, timestamp) for w in chunk],
-                        BatchType.UNLOGGED,
-                        [i for w in chunk for i in w.op_indices],
-                        sum(w.estimated_bytes for w in chunk),
-                    )
-                )
+        chunks = [plan.writes] if plan.batch_type is BatchType.LOGGED else plan.chunks
+        requests.extend(
+            _data_request(chunk, plan.batch_type, created, timestamp, statement_ids, serializer)
+            for chunk in chunks
+        )
     requests.extend(_refresh_requests(plan, refreshes, limits))
     return requests, _registry_requests(plan, registered, limits)
 

@@ -108,29 +108,28 @@ class GetReader(Reader):
 
 
 class CreatedAtReader(Reader):
-    """Looks up ``created_at`` of keys about to be written, so it survives updates.
+    """Looks up ``created_at`` of keys about to be written to one partition (exact mode).
 
-    One request, ``namespace IN ? AND key IN ?``, covers up to ``max_partitions_per_batch``
-    same-replica partitions and ``MAX_KEYS_PER_LOOKUP`` keys: not one read per partition. The
-    key list is shared by the partitions, so rows of a key wanted in another partition of the
-    same request are ignored.
+    One request per partition, ``namespace = ? AND key IN ?``, up to ``MAX_KEYS_PER_LOOKUP``
+    keys: it reads exactly the rows the call writes, never a cross product of partitions and
+    keys. It runs in phase 1, concurrently with the call's other reads.
     """
 
-    def __init__(self, wanted: dict[str, list[str]], op_indices: tuple[int, ...]) -> None:
-        self.wanted = {(p, k) for p, keys in wanted.items() for k in keys}
-        self.partitions = list(wanted)
-        self.keys = list(dict.fromkeys(k for keys in wanted.values() for k in keys))
+    def __init__(self, partition: str, keys: list[str], op_indices: tuple[int, ...]) -> None:
+        self.partition = partition
+        self.keys = keys
         self.op_indices = op_indices
         self.found: dict[tuple[str, str], int] = {}
 
     def start(self) -> list[Request]:
         return [
-            read_request(Statement.SELECT_CREATED, (self.partitions, self.keys), self.op_indices)
+            read_request(Statement.SELECT_CREATED, (self.partition, self.keys), self.op_indices)
         ]
 
     def feed(self, request: Request, page: Rows) -> list[Request]:
-        for partition, key, created in page.rows:
-            if created is not None and (partition, key) in self.wanted:
+        partition = self.partition
+        for key, created in page.rows:
+            if created is not None:
                 self.found[(partition, key)] = int(created)
         return [request.next_page(page.paging_state)] if page.paging_state else []
 

@@ -30,13 +30,27 @@ class Query:
     params: tuple[Any, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedStatements:
+    """The statements of a write batch, already serialized (see ``_speedups/writes.pyx``).
+
+    ``body`` is the statements section of a CQL ``BATCH`` message (``count`` statements);
+    ``routing_key`` is the serialized partition key of the first one, for token-aware routing.
+    """
+
+    count: int
+    body: bytes
+    routing_key: bytes
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Request:
     """One round trip: a single statement or, with ``batch_type``, a batch of them.
 
     ``op_indices`` are the positions of the ops this request serves (used to report what was and
     was not applied). ``idempotent`` tells the retry policy whether re-sending after an ambiguous
-    error is safe.
+    error is safe. A data write carries its statements pre-serialized in ``encoded`` (and no
+    ``queries``); every other request carries ``queries`` for the driver to bind.
     """
 
     queries: tuple[Query, ...]
@@ -48,6 +62,7 @@ class Request:
     fetch_size: int | None = None
     estimated_bytes: int = 0
     internal: bool = False  # a TTL refresh or registry write, not one of the caller's writes
+    encoded: EncodedStatements | None = None
 
     @property
     def is_write(self) -> bool:

@@ -1,4 +1,4 @@
-"""Which failures are retried: the classification table of DESIGN.md, item 9.
+"""Which failures are retried: the classification table of docs/design.md, item 9.
 
 The facade's driver adapter maps each driver exception to an :class:`ErrorKind`; this module
 decides, from the kind and from whether the request is a read, an idempotent write or a

@@ -60,7 +60,7 @@ def statement_cql(keyspace: str) -> dict[Statement, str]:
             f"SELECT {ITEM_COLUMNS} FROM {items} WHERE namespace = ? AND key IN ?"
         ),
         Statement.SELECT_CREATED: (
-            f"SELECT namespace, key, created_at FROM {items} WHERE namespace IN ? AND key IN ?"
+            f"SELECT key, created_at FROM {items} WHERE namespace = ? AND key IN ?"
         ),
         Statement.SCAN_PARTITION: f"SELECT {ITEM_COLUMNS} FROM {items} WHERE namespace = ?",
         Statement.PROBE_PARTITION: f"SELECT key FROM {items} WHERE namespace = ? LIMIT 1",
@@ -96,13 +96,23 @@ def _literal(text: str) -> str:
     return text
 
 
+def items_table_cql(keyspace: str, table: str = ITEMS) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of an items table (the benchmark's raw contestants write
+    an identical table of their own)."""
+    ks = validate_identifier(keyspace, "keyspace")
+    name = validate_identifier(table, "table")
+    return (
+        f"CREATE TABLE IF NOT EXISTS {ks}.{name} ("
+        "namespace text, key text, value blob, created_at bigint, updated_at bigint, ttl int, "
+        "PRIMARY KEY ((namespace), key))"
+    )
+
+
 def table_cql(keyspace: str) -> list[str]:
     """``CREATE TABLE IF NOT EXISTS`` statements for every table."""
     ks = validate_identifier(keyspace, "keyspace")
     return [
-        f"CREATE TABLE IF NOT EXISTS {ks}.{ITEMS} ("
-        "namespace text, key text, value blob, created_at bigint, updated_at bigint, ttl int, "
-        "PRIMARY KEY ((namespace), key))",
+        items_table_cql(ks),
         f"CREATE TABLE IF NOT EXISTS {ks}.{NAMESPACES} ("
         "root text, namespace text, PRIMARY KEY ((root), namespace))",
         f"CREATE TABLE IF NOT EXISTS {ks}.{ROOTS} ("

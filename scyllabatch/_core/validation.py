@@ -14,6 +14,7 @@ from typing import Any
 
 from scyllabatch._codec_errors import EncodeError
 from scyllabatch._core.filters import Condition, FilterError, compile_filter
+from scyllabatch._impl import writes as selected_writes
 from scyllabatch.errors import StoreValidationError
 from scyllabatch.ops import BatchType, GetOp, ListNamespacesOp, PutOp, SearchOp
 
@@ -184,16 +185,22 @@ def parse_batch_type(batch_type: Any) -> BatchType:
     )
 
 
-def validate_ops(ops: Sequence[Any], codec: Any) -> list[NormalizedOp]:
+def validate_ops(
+    ops: Sequence[Any], codec: Any, writes: Any = selected_writes
+) -> list[NormalizedOp]:
     """Validate every op and encode every put value in one codec call.
 
-    ``codec`` is the selected speedups codec module (``encode_batch``).
+    ``codec`` is the selected speedups codec module (``encode_batch``); ``writes`` the selected
+    writes module, whose ``fast_put`` accepts the common, certainly valid puts without the
+    label-by-label checks.
     """
     if isinstance(ops, (str, bytes)) or not isinstance(ops, Sequence):
         raise StoreValidationError(
             f"ops must be a list of operations, got {type(ops).__name__}", field="ops"
         )
+    fast_put = writes.fast_put
     normalized: list[NormalizedOp] = []
+    partitions: dict[object, str] = {}  # namespace -> partition text, for the fast path
     values_to_encode: list[Any] = []
     encode_targets: list[PutWrite] = []
     for index, op in enumerate(ops):
@@ -206,6 +213,18 @@ def validate_ops(ops: Sequence[Any], codec: Any) -> list[NormalizedOp]:
                 field="op",
             )
         if kind == "PutOp":
+            fast = fast_put(op, partitions)
+            if fast is not None:  # certainly valid: skip the label-by-label checks below
+                namespace, partition, key, value, ttl = fast
+                ttl_seconds = None if ttl is None else ttl_to_seconds(ttl, index, kind)
+                put = PutWrite(
+                    index, namespace, partition, key, None, None if value is None else ttl_seconds
+                )
+                if value is not None:
+                    values_to_encode.append(value)
+                    encode_targets.append(put)
+                normalized.append(put)
+                continue
             namespace = validate_namespace(op[0], index, kind, "namespace")
             key = _validate_key(op[1], index, kind)
             value = op[2]

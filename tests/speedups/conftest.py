@@ -61,3 +61,15 @@ def codec_pair() -> tuple[ModuleType, ModuleType]:
 def stats_pair() -> tuple[ModuleType, ModuleType]:
     """(compiled, pure) stats twins, for tests that compare them with each other."""
     return load_twin("cython", "stats"), load_twin("python", "stats")
+
+
+@pytest.fixture(params=TWINS, scope="session")
+def writes(request: pytest.FixtureRequest) -> ModuleType:
+    """The writes twin under test (``encode_writes``, ``fast_put``, ...)."""
+    return load_twin(request.param, "writes")
+
+
+@pytest.fixture(scope="session")
+def writes_pair() -> tuple[ModuleType, ModuleType]:
+    """(compiled, pure) writes twins, for tests that compare them with each other."""
+    return load_twin("cython", "writes"), load_twin("python", "writes")

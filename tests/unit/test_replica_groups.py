@@ -66,6 +66,6 @@ def test_batches_never_mix_owners() -> None:
     )
     for chunk in plan.chunks:
         assert len({groups(w.put.partition) for w in chunk}) == 1
-        assert len(chunk) <= 10
+        assert len(chunk) <= BatchLimits().max_partitions_per_batch
     assert sum(len(chunk) for chunk in plan.chunks) == 40
     assert len(plan.chunks) < 40  # partitions of one owner were combined

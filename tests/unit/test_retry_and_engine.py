@@ -1,7 +1,7 @@
 """The engine's retry and error decisions, driven without a database.
 
 The engine is sans-I/O: these tests play the facade, answering its commands with outcomes, so
-every row of DESIGN.md's classification table is checked deterministically.
+every row of the classification table in docs/design.md is checked deterministically.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ from scyllabatch._core.requests import Execute, Failure, Request, Rows, Sleep
 from scyllabatch._core.retry import ErrorKind, WriteKind, category, is_retryable
 from scyllabatch._core.schema import Statement
 from scyllabatch._core.validation import validate_ops
-from scyllabatch._impl import codec
+from scyllabatch._impl import codec, writes
+from scyllabatch._pure.writes import decode_writes
 
 NS = ("a", "b")
+STATEMENT_IDS = {Statement.UPSERT: b"upsert-id", Statement.DELETE: b"delete-id"}
 
 # (kind, read, idempotent write, non-idempotent write)
 TABLE = [
@@ -92,6 +94,8 @@ def plan_for(
         retry=RetryPolicy(max_retries=max_retries, retry_delay=0.1, retry_backoff=2.0, jitter=0.0),
         limits=BatchLimits(),
         codec=codec,
+        writes=writes,
+        statement_ids=STATEMENT_IDS,
         registered=set(),
         random_unit=lambda: 0.5,
     )
@@ -116,7 +120,11 @@ def drive(
                 outcomes = []
                 for request in command.requests:
                     sent.append(request)
-                    key = tuple((q.statement, repr(q.params)) for q in request.queries)
+                    key = (
+                        (request.encoded.body,)
+                        if request.encoded is not None
+                        else tuple((q.statement, repr(q.params)) for q in request.queries)
+                    )
                     seen[key] = seen.get(key, 0) + 1
                     outcomes.append(answer(request, seen[key]))
                 command = engine.send(outcomes)
@@ -129,7 +137,13 @@ def drive(
 
 
 def is_data_write(request: Request) -> bool:
-    return request.is_write and request.queries[0].statement in (Statement.UPSERT, Statement.DELETE)
+    return request.encoded is not None
+
+
+def written_values(request: Request) -> list[list[bytes]]:
+    """The serialized values of every statement of a data write."""
+    assert request.encoded is not None
+    return [values for _, values in decode_writes(request.encoded.body, request.encoded.count)]
 
 
 def test_unavailable_write_is_retried_with_growing_delays_then_raises() -> None:
@@ -221,7 +235,7 @@ def test_partial_unlogged_failure_lists_applied_and_not_applied() -> None:
     plan, ctx = plan_for(ops, max_retries=0)
 
     def answer(request: Request, attempt: int) -> Any:
-        if is_data_write(request) and request.queries[0].params[0] == "bad":
+        if is_data_write(request) and written_values(request)[0][0] == b"bad":
             return Failure(ErrorKind.WRITE_FAILURE, RuntimeError("WriteFailure"))
         return Rows()
 
@@ -256,9 +270,15 @@ def test_reads_finish_before_writes_start() -> None:
 def test_merged_writes_send_one_statement_per_key() -> None:
     plan, ctx = plan_for([PutOp(NS, "k", {"v": "zzz"}), PutOp(NS, "k", {"v": "a"})])
     _, _, sent = drive(plan, ctx, lambda request, attempt: Rows())
-    upserts = [q for r in sent for q in r.queries if q.statement is Statement.UPSERT]
-    assert len(upserts) == 1
-    assert codec.decode(upserts[0].params[2]) == {"v": "a"}
+    statements = [
+        (statement_id, values)
+        for r in sent
+        if r.encoded is not None
+        for statement_id, values in decode_writes(r.encoded.body, r.encoded.count)
+    ]
+    assert len(statements) == 1
+    assert statements[0][0] == STATEMENT_IDS[Statement.UPSERT]
+    assert codec.decode(statements[0][1][2]) == {"v": "a"}
 
 
 def test_empty_batch_yields_nothing() -> None:

@@ -36,9 +36,11 @@ from scyllabatch._core.requests import Execute, Failure, Request, Rows
 from scyllabatch._core.retry import ErrorKind
 from scyllabatch._core.schema import ROOTS_PARTITION, Statement
 from scyllabatch._core.validation import ListRead, SearchRead, validate_ops
-from scyllabatch._impl import codec
+from scyllabatch._impl import codec, writes
 
 # -- registry ranges ----------------------------------------------------------------------------
+
+STATEMENT_IDS = {Statement.UPSERT: b"upsert-id", Statement.DELETE: b"delete-id"}
 
 
 def in_range(name: str, low: str, high: str) -> bool:
@@ -434,7 +436,7 @@ def test_registry_requests_carry_the_root_and_are_chunked() -> None:
     ops = [PutOp(("r", f"n{i:03d}"), "k", {"i": i}) for i in range(120)]
     ops += [PutOp(("s",), "k", {}), PutOp(("gone",), "k", None)]
     plan = write_plan(ops)
-    _, registry = write_requests(plan, {}, [], {"r.n000"}, BatchLimits())
+    _, registry = write_requests(plan, {}, [], {"r.n000"}, BatchLimits(), STATEMENT_IDS, writes)
     assert all(r.internal and r.is_write for r, _ in registry)
     for request, names in registry:
         root, *rest = request.queries
@@ -456,6 +458,8 @@ def drive_registration(
         retry=RetryPolicy(max_retries=0),
         limits=BatchLimits(),
         codec=codec,
+        writes=writes,
+        statement_ids=STATEMENT_IDS,
         registered=registered,
         random_unit=lambda: 0.5,
     )
@@ -468,7 +472,10 @@ def drive_registration(
             outcomes: list[Any] = []
             for request in command.requests:
                 sent.append(request)
-                registry = request.queries[0].statement is Statement.REGISTER_ROOT
+                registry = (
+                    bool(request.queries)
+                    and request.queries[0].statement is Statement.REGISTER_ROOT
+                )
                 if fail and registry:
                     outcomes.append(Failure(ErrorKind.WRITE_FAILURE, RuntimeError("boom")))
                 else:
@@ -488,7 +495,9 @@ def test_namespaces_are_remembered_only_once_registered_with_their_root() -> Non
     sent, error = drive_registration(registered, fail=False)
     assert error is None
     assert registered == {"t.a", "t.b"}
-    (registry,) = [r for r in sent if r.queries[0].statement is Statement.REGISTER_ROOT]
+    (registry,) = [
+        r for r in sent if r.queries and r.queries[0].statement is Statement.REGISTER_ROOT
+    ]
     assert [q.params[1] for q in registry.queries] == ["t", "t.a", "t.b"]
     sent, _ = drive_registration(registered, fail=False)
-    assert not [r for r in sent if r.queries[0].statement is Statement.REGISTER_ROOT]
+    assert not [r for r in sent if r.queries and r.queries[0].statement is Statement.REGISTER_ROOT]

@@ -11,6 +11,7 @@ import scyllabatch
 from scyllabatch import (
     BatchLimits,
     BatchType,
+    CreatedAtMode,
     GetOp,
     ListNamespacesOp,
     MatchCondition,
@@ -35,6 +36,7 @@ def test_public_api_is_pinned() -> None:
             "AsyncStore",
             "BatchLimits",
             "BatchType",
+            "CreatedAtMode",
             "GetOp",
             "Item",
             "ListNamespacesOp",
@@ -43,7 +45,9 @@ def test_public_api_is_pinned() -> None:
             "RetryPolicy",
             "SearchItem",
             "SearchOp",
+            "Secret",
             "Store",
+            "StoreAuthenticationError",
             "StoreBatchSizeWarning",
             "StoreConfig",
             "StoreConnectionError",
@@ -67,6 +71,7 @@ def test_error_tree() -> None:
         "StoreTimeoutError",
         "StoreUnavailableError",
         "StoreConnectionError",
+        "StoreAuthenticationError",
         "StorePartialWriteError",
     ]:
         assert issubclass(getattr(scyllabatch, name), scyllabatch.StoreError)
@@ -208,7 +213,7 @@ def test_partitions_combine_only_within_a_replica_group() -> None:
     # Default: every partition is its own group, one batch per partition.
     assert len(_batch_chunks(writes, BatchLimits(), str)) == 25
     # One group (a single replica set): at most 10 partitions per batch, partitions kept whole.
-    chunks = _batch_chunks(writes, BatchLimits(), lambda p: "same")
+    chunks = _batch_chunks(writes, BatchLimits(max_partitions_per_batch=10), lambda p: "same")
     assert [len({w.put.partition for w in c}) for c in chunks] == [10, 10, 5]
     assert all(len(c) == 3 * len({w.put.partition for w in c}) for c in chunks)
     # Two groups never share a batch.
@@ -219,20 +224,41 @@ def test_partitions_combine_only_within_a_replica_group() -> None:
     assert len(single) == 25
 
 
-def test_created_at_lookups_follow_the_write_batches() -> None:
+def test_created_at_lookups_read_exactly_the_written_keys() -> None:
     ops = [PutOp(("t", str(p)), "k", {"p": p}) for p in range(30)] + [PutOp(("t", "0"), "x", None)]
-    planned = plan_call(
-        validate_ops(ops, codec),
-        BatchType.UNLOGGED,
-        1,
-        BatchLimits(),
-        codec,
-        100,
-        lambda p: "same",
+    ops += [PutOp(("t", "1"), f"more{i}", {"i": i}) for i in range(150)]
+
+    def planned(mode: CreatedAtMode) -> Any:
+        return plan_call(
+            validate_ops(ops, codec),
+            BatchType.UNLOGGED,
+            1,
+            BatchLimits(),
+            codec,
+            100,
+            lambda p: "same",
+            mode,
+        )
+
+    exact = planned(CreatedAtMode.EXACT)
+    # 180 writes of one replica group: at most 100 per batch, 50 of one partition per batch, and
+    # two parts of one partition never share a batch
+    assert [len(chunk) for chunk in exact.chunks] == [52, 50, 50, 29]
+    for chunk in exact.chunks:
+        per_partition: dict[str, int] = {}
+        for write in chunk:
+            per_partition[write.put.partition] = per_partition.get(write.put.partition, 0) + 1
+        assert max(per_partition.values()) <= 50
+    # One look-up per partition (the 151 keys of partition t.1 split at 100 keys), each asking
+    # for exactly the keys written there: no cross product of partitions and keys; not the delete.
+    wanted = sorted(
+        (lookup.partition, key) for lookup in exact.created_lookups for key in lookup.keys
     )
-    assert len(planned.chunks) == 3
-    assert len(planned.created_lookups) == 3
-    assert sum(len(lookup.wanted) for lookup in planned.created_lookups) == 30  # not the delete
+    assert len(exact.created_lookups) == 31
+    assert wanted == sorted((w.put.partition, w.put.key) for w in exact.writes if w.put.encoded)
+    assert max(len(lookup.keys) for lookup in exact.created_lookups) == 100
+    # write-only mode reads nothing before writing
+    assert planned(CreatedAtMode.WRITE_ONLY).created_lookups == []
 
 
 def test_config_validation() -> None:
