@@ -11,6 +11,8 @@ from scyllabatch import AsyncStore, Store, StoreConfig
 base = pytest.importorskip("langgraph.store.base")
 from scyllabatch.langgraph import ScyllaBatchStore  # noqa: E402
 
+pytestmark = pytest.mark.integration
+
 
 def test_langgraph_helpers_round_trip(cql_session: Any, keyspace: str) -> None:
     store = Store(cql_session, config=StoreConfig(keyspace=keyspace))
