@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
@@ -33,8 +34,56 @@ __all__ = ["AsyncStore"]
 
 # Planning a call this large (validation and encoding) runs in a thread, keeping the loop free.
 _PLAN_IN_THREAD_ABOVE = 256
-# Longest stretch the request dispatcher runs before handing the loop back.
+# Longest stretch of a store's work (planning, sending) in one turn of the event loop.
 _LOOP_SLICE_SECONDS = 0.002
+# Calls let through per turn once the store is out of its slice.
+_RESUMED_PER_TURN = 8
+
+
+class _LoopShare:
+    """Keeps one store's work on the loop thread to about ``_LOOP_SLICE_SECONDS`` per loop turn.
+
+    Concurrent calls become ready in the same turn of the event loop, and asyncio runs every
+    ready callback of a turn before it looks at its timers: 500 ``abatch`` calls planning and
+    sending back to back stalled every other task for hundreds of milliseconds. Work done on the
+    loop thread is charged here; once a turn's slice is spent, calls wait in line and a few are
+    let through per later turn, so timers and other tasks run in between.
+    """
+
+    __slots__ = ("_busy", "_marker", "_waiters")
+
+    def __init__(self) -> None:
+        self._busy = 0.0
+        self._marker = False
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def charge(self, seconds: float) -> None:
+        """Count ``seconds`` of work done on the loop thread in this turn."""
+        self._busy += seconds
+        self._mark()
+
+    async def turn(self) -> None:
+        """Return at once while this turn's slice lasts; else wait for a later turn."""
+        while self._busy > _LOOP_SLICE_SECONDS:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            self._mark()
+            await waiter
+
+    def _mark(self) -> None:
+        if not self._marker:  # runs at the start of the next turn
+            self._marker = True
+            asyncio.get_running_loop().call_soon(self._new_turn)
+
+    def _new_turn(self) -> None:
+        self._marker = False
+        self._busy = 0.0
+        for _ in range(min(_RESUMED_PER_TURN, len(self._waiters))):
+            waiter = self._waiters.popleft()
+            if not waiter.done():  # a cancelled caller left the line
+                waiter.set_result(None)
+        if self._waiters:
+            self._mark()
 
 
 def _advance(engine: Engine, reply: Any) -> tuple[bool, Any]:
@@ -64,6 +113,7 @@ class AsyncStore(StoreBase):
     ) -> None:
         super().__init__(session, keyspace, config=config, cluster=cluster)
         self._slots = asyncio.Semaphore(self.config.max_concurrency)
+        self._share = _LoopShare()
         rate = self.config.requests_per_second
         self._throttler: Throttler | None = None
         if rate:
@@ -126,6 +176,8 @@ class AsyncStore(StoreBase):
         """Run a batch of operations; see :meth:`scyllabatch.Store.batch`."""
         call: PreparedCall
         ops = as_op_list(ops)
+        await self._share.turn()
+        started = time.perf_counter()
         if len(ops) > _PLAN_IN_THREAD_ABOVE:
             call = await asyncio.to_thread(
                 self._prepare_call,
@@ -141,6 +193,7 @@ class AsyncStore(StoreBase):
             call = self._prepare_call(
                 ops, batch_type, max_retries, retry_delay, retry_backoff, timeout, consistency
             )
+            self._share.charge(time.perf_counter() - started)
         error: BaseException | None = None
         try:
             if call.plan.is_empty:
@@ -158,7 +211,10 @@ class AsyncStore(StoreBase):
                 if offload:
                     done, command = await asyncio.to_thread(_advance, engine, reply)
                 else:
+                    await self._share.turn()
+                    started = time.perf_counter()
                     done, command = _advance(engine, reply)
+                    self._share.charge(time.perf_counter() - started)
                 if done:
                     results: list[Any] = command
                     return results
@@ -210,13 +266,16 @@ class AsyncStore(StoreBase):
         def on_error(exc: BaseException, index: int) -> None:
             loop.call_soon_threadsafe(settle, index, _driver.failure(exc))
 
-        slice_started = time.perf_counter()
+        share = self._share
         for index, request in enumerate(requests):
+            await share.turn()
             await slots.acquire()
+            started = time.perf_counter()
             try:
                 if self._throttler is not None:
                     async with self._throttler:
                         pass
+                    started = time.perf_counter()
                 response = statements.send(request, options)
             except Exception as exc:
                 settle(index, _driver.failure(exc))
@@ -230,9 +289,7 @@ class AsyncStore(StoreBase):
                     errback=on_error,
                     errback_args=(index,),
                 )
-            if time.perf_counter() - slice_started > _LOOP_SLICE_SECONDS:
-                await asyncio.sleep(0)
-                slice_started = time.perf_counter()
+            share.charge(time.perf_counter() - started)
         if count:
             await all_done
         return outcomes
