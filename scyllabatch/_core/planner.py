@@ -293,21 +293,25 @@ def _group_chunks(
     max_bytes: int,
     max_partitions: int,
 ) -> list[list[MergedWrite]]:
-    """Pack partition parts of one replica group into batches within the given bounds; two parts
-    of one partition never share a batch."""
+    """Pack whole partitions of one replica group into batches within the given bounds; the
+    parts of a partition too large for one batch travel alone, one batch each."""
     chunks: list[list[MergedWrite]] = []
     for parts in _partition_parts(writes, replica_group, partition_ops, max_bytes).values():
         chunk: list[MergedWrite] = []
         size = 0
         count = 0  # partitions in `chunk`
-        previous = None  # the partition of the last part added
-        for part, part_size in parts:
+        for index, (part, part_size) in enumerate(parts):
             partition = part[0].put.partition
+            whole = (index == 0 or parts[index - 1][0][0].put.partition != partition) and (
+                index + 1 == len(parts) or parts[index + 1][0][0].put.partition != partition
+            )
+            if not whole:  # a split partition's part is a batch of its own
+                chunks.append(part)
+                continue
             fits = (
                 count < max_partitions
                 and len(chunk) + len(part) <= max_ops
                 and size + part_size <= max_bytes
-                and partition != previous
             )
             if chunk and not fits:
                 chunks.append(chunk)
@@ -315,7 +319,6 @@ def _group_chunks(
             chunk.extend(part)
             size += part_size
             count += 1
-            previous = partition
         if chunk:
             chunks.append(chunk)
     return chunks
