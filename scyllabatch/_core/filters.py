@@ -48,10 +48,13 @@ def compile_filter(filter_: Mapping[str, Any] | None) -> tuple[Condition, ...]:
     conditions: list[Condition] = []
     for raw_path, spec in filter_.items():
         if not isinstance(raw_path, str) or not raw_path:
-            raise FilterError(f"filter key {raw_path!r} must be a non-empty str")
+            raise FilterError(f"Invalid filter key {raw_path!r}: it must be a non-empty str")
         path = tuple(raw_path.split("."))
         if any(not part for part in path):
-            raise FilterError(f"filter key {raw_path!r} has an empty path segment")
+            raise FilterError(
+                f"Invalid filter key {raw_path!r}: it has an empty path segment (keys are dotted "
+                "paths of non-empty field names, such as 'user.name')"
+            )
         _compile_spec(path, raw_path, spec, conditions, 0)
     return tuple(conditions)
 
