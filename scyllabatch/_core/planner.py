@@ -419,10 +419,21 @@ def _refresh_requests(
             continue
         by_partition.setdefault(row.partition, {})[row.key] = (row, indices)
     requests = []
+    max_ops = min(limits.max_ops, limits.warn_ops)
+    max_bytes = min(limits.max_bytes, limits.warn_bytes)
     for rows in by_partition.values():
-        entries = list(rows.values())
-        for start in range(0, len(entries), limits.max_ops):
-            chunk = entries[start : start + limits.max_ops]
+        # split like data writes, by count and bytes: two 9 MiB items in one refresh batch were
+        # above the server's 16 MiB message limit
+        chunks: list[list[tuple[StoredRow, tuple[int, ...]]]] = [[]]
+        size = 0
+        for entry in rows.values():
+            estimated = len(entry[0].blob) + len(entry[0].key) + STATEMENT_OVERHEAD_BYTES
+            if chunks[-1] and (len(chunks[-1]) >= max_ops or size + estimated > max_bytes):
+                chunks.append([])
+                size = 0
+            chunks[-1].append(entry)
+            size += estimated
+        for chunk in chunks:
             queries = [
                 Query(
                     Statement.UPSERT,

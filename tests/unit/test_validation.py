@@ -355,3 +355,18 @@ def test_items_are_hashable_by_location() -> None:
     assert hash(item) == hash(hit)
     assert len({item, item}) == 1
     assert hit.dict()["score"] is None
+
+
+def test_ttl_refreshes_are_split_by_bytes_like_writes() -> None:
+    from scyllabatch._core.items import StoredRow
+    from scyllabatch._core.planner import _refresh_requests
+
+    big = b"x" * (9 * 1024 * 1024)
+    rows = [(StoredRow(("t",), "t", f"k{i}", big, 1, 1, 60, 1), (i,)) for i in range(3)] + [
+        (StoredRow(("t",), "t", f"s{i}", b"v", 1, 1, 60, 1), (10 + i,)) for i in range(120)
+    ]
+    planned = plan([GetOp(("t",), "k0")])
+    requests = _refresh_requests(planned, rows, BatchLimits())
+    # each 9 MiB item alone (two would pass the server's 16 MiB message limit); small ones 50 a batch
+    assert sorted(len(r.queries) for r in requests) == [1, 1, 1, 20, 50, 50]
+    assert all(r.internal for r in requests)
