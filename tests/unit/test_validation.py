@@ -367,6 +367,6 @@ def test_ttl_refreshes_are_split_by_bytes_like_writes() -> None:
     ]
     planned = plan([GetOp(("t",), "k0")])
     requests = _refresh_requests(planned, rows, BatchLimits())
-    # each 9 MiB item alone (two would pass the server's 16 MiB message limit); small ones 50 a batch
+    # each 9 MiB item alone (two would pass the 16 MiB message limit); small ones 50 a batch
     assert sorted(len(r.queries) for r in requests) == [1, 1, 1, 20, 50, 50]
     assert all(r.internal for r in requests)
