@@ -258,7 +258,7 @@ class StoreBase:
 
     def _setup_query(self, cql: str, params: tuple[Any, ...]) -> list[Any]:
         try:
-            return list(self.session.execute(cql, params))
+            return _driver.read_schema(self.session, cql, params)
         except Exception as exc:
             raise StoreQueryError(
                 f"setup of keyspace {self.config.keyspace!r} could not read the schema: {exc}"

@@ -52,7 +52,13 @@ from cassandra.protocol import (
     SyntaxException,
     UnauthorizedErrorMessage,
 )
-from cassandra.query import BatchStatement, BoundStatement, PreparedStatement, tuple_factory
+from cassandra.query import (
+    BatchStatement,
+    BoundStatement,
+    PreparedStatement,
+    SimpleStatement,
+    tuple_factory,
+)
 from cassandra.query import BatchType as DriverBatchType
 from cassandra.query import Statement as DriverStatement
 
@@ -481,6 +487,14 @@ class Statements:
             add(target, query.params)
         batch.is_idempotent = request.idempotent
         return batch
+
+
+def read_schema(session: Any, cql: str, params: tuple[Any, ...]) -> list[Any]:
+    """Rows of a ``system_schema`` query. Schema tables are kept on every node, so they are read
+    at ``ONE`` whatever consistency the store's profile asks for (``THREE`` on a one-node cluster
+    would make ``setup()`` fail before it created anything)."""
+    statement = SimpleStatement(cql, consistency_level=ConsistencyLevel.ONE)
+    return list(session.execute(statement, params))
 
 
 class ReplicaGroups:

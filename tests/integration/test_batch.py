@@ -464,17 +464,17 @@ async def test_store_config_repr_hides_credentials() -> None:
 async def test_partitions_on_the_same_replicas_share_batches(
     facade: Facade, cql_session: Any, keyspace: str
 ) -> None:
-    # On a one-node cluster every partition has the same replica set: 60 single-op partitions
-    # travel as 2 batches (at most 50 ops and 50 partitions each), after one created_at look-up
+    # On a one-node cluster every partition has the same replica set: 120 single-op partitions
+    # travel as 2 batches (at most 100 ops and 100 partitions each), after one created_at look-up
     # per partition (exact mode reads exactly the keys it writes).
-    await facade.batch([PutOp(("spread", str(p)), "k", {"p": p}) for p in range(60)])
+    await facade.batch([PutOp(("spread", str(p)), "k", {"p": p}) for p in range(120)])
     stats = facade.store.get_metrics()["batch_stats"]
     assert stats["unlogged_batches"] == 2
-    assert stats["read_requests"] == 60
-    assert count_rows(cql_session, keyspace) == 60
+    assert stats["read_requests"] == 120
+    assert count_rows(cql_session, keyspace) == 120
     # An update keeps created_at through the look-up.
     first = await facade.get(("spread", "7"), "k")
-    await facade.batch([PutOp(("spread", str(p)), "k", {"p": -p}) for p in range(60)])
+    await facade.batch([PutOp(("spread", str(p)), "k", {"p": -p}) for p in range(120)])
     again = await facade.get(("spread", "7"), "k")
     assert again.value == {"p": -7}
     assert again.created_at == first.created_at

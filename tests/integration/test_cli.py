@@ -327,7 +327,7 @@ def test_bench_drops_its_keyspace_when_the_run_fails(
     def failing_prepare(session: Any, name: str) -> None:
         raise StoreQueryError(f"cannot prepare {name}")
 
-    monkeypatch.setattr(bench, "_prepare", failing_prepare)
+    monkeypatch.setattr(bench, "prepare_raw_table", failing_prepare)
     assert main(["bench", *connection_args(), "--keyspace", keyspace, *SMALL_BENCH]) == 1
     assert f"cannot prepare {keyspace}" in capsys.readouterr().err
     assert not keyspace_exists(cql_session, keyspace)
