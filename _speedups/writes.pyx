@@ -183,3 +183,127 @@ def fast_put(object op, dict cache):
     if index is not None and index is not False:
         return None
     return (namespace if type(namespace) is tuple else tuple(namespace)), partition, key, value, ttl
+
+
+# -- merging and grouping (see the pure twin for the contract) -------------------------------
+
+STATEMENT_OVERHEAD_BYTES = 48
+
+
+cdef class MergedWrite:
+    """The surviving write of one (namespace, key), and every op index merged into it."""
+
+    cdef public object put
+    cdef public list op_indices
+    cdef public bint deleted_first
+    cdef public bytes partition_utf8
+    cdef public bytes key_utf8
+    cdef public Py_ssize_t estimated_bytes
+
+    def __init__(self, put, list op_indices):
+        self.put = put
+        self.op_indices = op_indices
+        self.deleted_first = False
+        self.partition_utf8 = (<str>put.partition).encode("utf-8")
+        self.key_utf8 = (<str>put.key).encode("utf-8")
+        self.estimated_bytes = self._size()
+
+    cdef Py_ssize_t _size(self):
+        return (
+            <Py_ssize_t>self.put.encoded_size
+            + PyBytes_GET_SIZE(self.key_utf8)
+            + PyBytes_GET_SIZE(self.partition_utf8)
+            + 48
+        )
+
+    cpdef replace(self, put):
+        """A later op of the same (namespace, key) wins."""
+        if self.put.encoded is None:
+            self.deleted_first = True
+        self.put = put
+        self.op_indices.append(put.index)
+        self.estimated_bytes = self._size()
+
+    cpdef tuple row(self, object created_us):
+        """The serializer's row (see :func:`encode_writes`)."""
+        put = self.put
+        return (self.partition_utf8, self.key_utf8, put.encoded, created_us, put.ttl_seconds or 0)
+
+
+def merge_writes(ops, type put_type):
+    """Merge the puts (ops of ``put_type``) per (namespace, key): the last op wins."""
+    cdef dict merged = {}
+    cdef MergedWrite existing
+    for op in ops:
+        if type(op) is put_type:
+            slot = (op.partition, op.key)
+            found = merged.get(slot)
+            if found is None:
+                merged[slot] = MergedWrite(op, [op.index])
+            else:
+                existing = <MergedWrite>found
+                existing.replace(op)
+    return list(merged.values())
+
+
+def group_chunks(
+    writes,
+    replica_group,
+    Py_ssize_t max_ops,
+    Py_ssize_t partition_ops,
+    Py_ssize_t max_bytes,
+    Py_ssize_t max_partitions,
+):
+    """Pack whole partitions of one replica group into batches within the bounds."""
+    cdef dict by_partition = {}
+    cdef MergedWrite write
+    cdef list group, part, chunk
+    cdef Py_ssize_t size, part_size, estimated
+    for item in writes:
+        write = <MergedWrite>item
+        partition = write.put.partition
+        found = by_partition.get(partition)
+        if found is None:
+            by_partition[partition] = [write]
+        else:
+            (<list>found).append(write)
+    cdef list chunks = []
+    cdef dict open_chunks = {}
+    cdef list order = []
+    cdef list totals
+    for partition, found in by_partition.items():
+        group = <list>found
+        size = 0
+        for item in group:
+            size += (<MergedWrite>item).estimated_bytes
+        if len(group) > partition_ops or size > max_bytes:
+            part = []
+            part_size = 0
+            for item in group:
+                estimated = (<MergedWrite>item).estimated_bytes
+                if part and (len(part) >= partition_ops or part_size + estimated > max_bytes):
+                    chunks.append(part)
+                    part = []
+                    part_size = 0
+                part.append(item)
+                part_size += estimated
+            chunks.append(part)
+            continue
+        key = replica_group(partition)
+        current = open_chunks.get(key)
+        if current is not None:
+            chunk = <list>(<tuple>current)[0]
+            totals = <list>(<tuple>current)[1]
+            if (
+                <Py_ssize_t>totals[1] < max_partitions
+                and len(chunk) + len(group) <= max_ops
+                and <Py_ssize_t>totals[0] + size <= max_bytes
+            ):
+                chunk.extend(group)
+                totals[0] = <Py_ssize_t>totals[0] + size
+                totals[1] = <Py_ssize_t>totals[1] + 1
+                continue
+        chunk = list(group)
+        open_chunks[key] = (chunk, [size, 1])
+        order.append(chunk)
+    return chunks + order

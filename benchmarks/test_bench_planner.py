@@ -101,7 +101,7 @@ def test_hot_path_ops_to_wire_bytes(
     def run() -> Any:
         normalized = validate_ops(ops, codec, writes)
         plan = plan_call(
-            normalized, BatchType.UNLOGGED, 1, LIMITS, codec, 1000, lambda p: "one", mode
+            normalized, BatchType.UNLOGGED, 1, LIMITS, codec, 1000, lambda p: "one", mode, writes
         )
         readers = [request for reader in plan.readers for request in reader.start()]
         requests, registry = write_requests(plan, {}, [], set(), LIMITS, ids, writes)

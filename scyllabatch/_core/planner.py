@@ -13,7 +13,7 @@ import logging
 import warnings
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scyllabatch._core.items import StoredRow
 from scyllabatch._core.reads import (
@@ -27,9 +27,14 @@ from scyllabatch._core.reads import (
 from scyllabatch._core.requests import Consistency, EncodedStatements, Query, Request
 from scyllabatch._core.schema import ROOTS_PARTITION, Statement
 from scyllabatch._core.validation import GetRead, ListRead, NormalizedOp, PutWrite, SearchRead
+from scyllabatch._impl import writes as selected_writes
+from scyllabatch._pure.writes import STATEMENT_OVERHEAD_BYTES
 from scyllabatch.config import BatchLimits, CreatedAtMode
 from scyllabatch.errors import StoreBatchSizeWarning, StoreValidationError
 from scyllabatch.ops import BatchType
+
+if TYPE_CHECKING:  # both twins' classes have this shape
+    from scyllabatch._pure.writes import MergedWrite
 
 logger = logging.getLogger("scyllabatch")
 
@@ -38,63 +43,6 @@ ReplicaGroup = Callable[[str], Hashable]
 
 StatementIds = Mapping[Statement, bytes]
 """The prepared ids of the session's statements (the driver's ``PreparedStatement.query_id``)."""
-
-# Per-statement overhead of the server's batch size accounting (clustering, timestamps, columns).
-STATEMENT_OVERHEAD_BYTES = 48
-
-
-class MergedWrite:
-    """The surviving write of one (namespace, key), and every op index merged into it.
-
-    Carries what the serializer needs (the partition and key as UTF-8) and its size as the
-    server's batch size check counts it, each computed once.
-    """
-
-    __slots__ = (
-        "deleted_first",
-        "estimated_bytes",
-        "key_utf8",
-        "op_indices",
-        "partition_utf8",
-        "put",
-    )
-
-    def __init__(self, put: PutWrite, op_indices: list[int]) -> None:
-        self.put = put
-        self.op_indices = op_indices
-        # A delete earlier in the same call ends the item's life: a put after it starts a new
-        # one, so its created_at is this call's timestamp, not what a look-up would find.
-        self.deleted_first = False
-        self.partition_utf8 = put.partition.encode("utf-8")
-        self.key_utf8 = put.key.encode("utf-8")
-        self.estimated_bytes = self._size()
-
-    def replace(self, put: PutWrite) -> None:
-        """A later op of the same (namespace, key) wins."""
-        if self.put.encoded is None:
-            self.deleted_first = True
-        self.put = put
-        self.op_indices.append(put.index)
-        self.estimated_bytes = self._size()
-
-    def _size(self) -> int:
-        return (
-            self.put.encoded_size
-            + len(self.key_utf8)
-            + len(self.partition_utf8)
-            + STATEMENT_OVERHEAD_BYTES
-        )
-
-    def row(self, created_us: int) -> tuple[bytes, bytes, bytes | None, int, int]:
-        """The serializer's row (see ``_pure/writes.py``)."""
-        put = self.put
-        return (
-            self.partition_utf8,
-            self.key_utf8,
-            put.encoded,
-            created_us,
-            put.ttl_seconds or 0,
-        )
 
 
 @dataclass(slots=True)
@@ -132,22 +80,15 @@ _OP_NAMES: dict[type, str] = {
 }
 
 
-def merge_writes(ops: Sequence[NormalizedOp]) -> list[MergedWrite]:
+def merge_writes(ops: Sequence[NormalizedOp], writes: Any = selected_writes) -> list[MergedWrite]:
     """Merge writes per (namespace, key): the last op in the list wins; ``value=None`` deletes.
 
     CQL gives every statement of a batch one timestamp and breaks ties by comparing value bytes,
-    so sending two writes of one key would let the larger value win, not the later one.
+    so sending two writes of one key would let the larger value win, not the later one. Runs in
+    the writes speedup (``writes``: the selected twin).
     """
-    merged: dict[tuple[str, str], MergedWrite] = {}
-    for op in ops:
-        if isinstance(op, PutWrite):
-            slot = (op.partition, op.key)
-            existing = merged.get(slot)
-            if existing is None:
-                merged[slot] = MergedWrite(op, [op.index])
-            else:
-                existing.replace(op)
-    return list(merged.values())
+    merged: list[MergedWrite] = writes.merge_writes(ops, PutWrite)
+    return merged
 
 
 def plan_call(
@@ -159,6 +100,7 @@ def plan_call(
     page_size: int,
     replica_group: ReplicaGroup = str,
     created_at_mode: CreatedAtMode = CreatedAtMode.EXACT,
+    writes: Any = selected_writes,
 ) -> CallPlan:
     """Plan one call; checks batch limits (raising or warning) before any I/O.
 
@@ -184,10 +126,10 @@ def plan_call(
         elif isinstance(op, ListRead):
             plan.listings.append(ListReader(op, page_size))
     plan.gets = [GetReader(gets) for gets in gets_by_partition.values()]
-    plan.writes = merge_writes(ops)
+    plan.writes = merge_writes(ops, writes)
     _check_limits(plan.writes, batch_type, limits)
     if batch_type is BatchType.UNLOGGED:
-        plan.chunks = _batch_chunks(plan.writes, limits, replica_group)
+        plan.chunks = _batch_chunks(plan.writes, limits, replica_group, writes)
     if created_at_mode is CreatedAtMode.EXACT:
         plan.created_lookups = _created_lookups(plan.writes)
     return plan
@@ -238,89 +180,29 @@ def _check_limits(
 
 
 def _batch_chunks(
-    writes: Sequence[MergedWrite], limits: BatchLimits, replica_group: ReplicaGroup
+    writes: Sequence[MergedWrite],
+    limits: BatchLimits,
+    replica_group: ReplicaGroup,
+    speedup: Any = selected_writes,
 ) -> list[list[MergedWrite]]:
-    """Split writes into UNLOGGED batches.
+    """Split writes into UNLOGGED batches (in the writes speedup).
 
-    Each partition's part of a batch is an atomic batch of its own (atomic and isolated inside
-    the partition), so it stays within the warn thresholds (``warn_ops`` writes, ``warn_bytes``
-    bytes): a partition above them is split, and the SDK's splitting never produces a batch worth
-    a warning. Partitions of the same replica group are combined, up to ``max_partitions_per_batch``
-    partitions, ``max_ops`` writes and ``warn_bytes`` bytes (the server's size check counts the
-    whole batch), so the token-aware coordinator is a replica of everything in the batch and
-    nothing fans out.
+    Each partition's writes form an atomic batch of their own (atomic and isolated inside the
+    partition), so they stay within the warn thresholds (``warn_ops`` writes, ``warn_bytes``
+    bytes): a partition above them is cut into parts that travel alone, and the SDK's splitting
+    never produces a batch worth a warning. Whole partitions of the same replica group are
+    combined, up to ``max_partitions_per_batch`` partitions, ``max_ops`` writes and
+    ``warn_bytes`` bytes (the server's size check counts the whole batch), so the token-aware
+    coordinator is a replica of everything in the batch and nothing fans out.
     """
-    return _group_chunks(
+    chunks: list[list[MergedWrite]] = speedup.group_chunks(
         writes,
         replica_group,
-        max_ops=limits.max_ops,
-        partition_ops=min(limits.max_ops, limits.warn_ops),
-        max_bytes=min(limits.max_bytes, limits.warn_bytes),
-        max_partitions=limits.max_partitions_per_batch,
+        limits.max_ops,
+        min(limits.max_ops, limits.warn_ops),
+        min(limits.max_bytes, limits.warn_bytes),
+        limits.max_partitions_per_batch,
     )
-
-
-def _partition_parts(
-    writes: Sequence[MergedWrite], replica_group: ReplicaGroup, partition_ops: int, max_bytes: int
-) -> dict[Hashable, list[tuple[list[MergedWrite], int]]]:
-    """Each replica group's partitions, cut into parts within ``partition_ops`` and
-    ``max_bytes``, with each part's size; parts of one partition are consecutive."""
-    by_partition: dict[str, list[MergedWrite]] = {}
-    for write in writes:
-        by_partition.setdefault(write.put.partition, []).append(write)
-    by_group: dict[Hashable, list[tuple[list[MergedWrite], int]]] = {}
-    for partition, group in by_partition.items():
-        parts = by_group.setdefault(replica_group(partition), [])
-        part: list[MergedWrite] = []
-        size = 0
-        for write in group:
-            estimated = write.estimated_bytes
-            if part and (len(part) >= partition_ops or size + estimated > max_bytes):
-                parts.append((part, size))
-                part, size = [], 0
-            part.append(write)
-            size += estimated
-        parts.append((part, size))
-    return by_group
-
-
-def _group_chunks(
-    writes: Sequence[MergedWrite],
-    replica_group: ReplicaGroup,
-    *,
-    max_ops: int,
-    partition_ops: int,
-    max_bytes: int,
-    max_partitions: int,
-) -> list[list[MergedWrite]]:
-    """Pack whole partitions of one replica group into batches within the given bounds; the
-    parts of a partition too large for one batch travel alone, one batch each."""
-    chunks: list[list[MergedWrite]] = []
-    for parts in _partition_parts(writes, replica_group, partition_ops, max_bytes).values():
-        chunk: list[MergedWrite] = []
-        size = 0
-        count = 0  # partitions in `chunk`
-        for index, (part, part_size) in enumerate(parts):
-            partition = part[0].put.partition
-            whole = (index == 0 or parts[index - 1][0][0].put.partition != partition) and (
-                index + 1 == len(parts) or parts[index + 1][0][0].put.partition != partition
-            )
-            if not whole:  # a split partition's part is a batch of its own
-                chunks.append(part)
-                continue
-            fits = (
-                count < max_partitions
-                and len(chunk) + len(part) <= max_ops
-                and size + part_size <= max_bytes
-            )
-            if chunk and not fits:
-                chunks.append(chunk)
-                chunk, size, count = [], 0, 0
-            chunk.extend(part)
-            size += part_size
-            count += 1
-        if chunk:
-            chunks.append(chunk)
     return chunks
 
 

@@ -13,8 +13,9 @@ delete. ``ttl_seconds`` is ``0`` for no expiry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from struct import Struct
+from typing import Any
 
 _SHORT = Struct(">H")
 _INT = Struct(">i")
@@ -163,3 +164,137 @@ def fast_put(
     ):
         return None
     return tuple(namespace), partition, key, value, ttl  # type: ignore[arg-type]
+
+
+# -- merging and grouping: from validated puts to the batches of a call ------------------------
+
+# Per-statement overhead of the server's batch size accounting (clustering, timestamps, columns).
+STATEMENT_OVERHEAD_BYTES = 48
+
+
+class MergedWrite:
+    """The surviving write of one (namespace, key), and every op index merged into it.
+
+    Carries what the serializer needs (the partition and key as UTF-8) and its size as the
+    server's batch size check counts it, each computed once. ``put`` is the validated put
+    (``scyllabatch._core.validation.PutWrite``).
+    """
+
+    __slots__ = (
+        "deleted_first",
+        "estimated_bytes",
+        "key_utf8",
+        "op_indices",
+        "partition_utf8",
+        "put",
+    )
+
+    def __init__(self, put: Any, op_indices: list[int]) -> None:
+        self.put = put
+        self.op_indices = op_indices
+        # A delete earlier in the same call ends the item's life: a put after it starts a new
+        # one, so its created_at is this call's timestamp, not what a look-up would find.
+        self.deleted_first = False
+        self.partition_utf8: bytes = put.partition.encode("utf-8")
+        self.key_utf8: bytes = put.key.encode("utf-8")
+        self.estimated_bytes: int = self._size()
+
+    def replace(self, put: Any) -> None:
+        """A later op of the same (namespace, key) wins."""
+        if self.put.encoded is None:
+            self.deleted_first = True
+        self.put = put
+        self.op_indices.append(put.index)
+        self.estimated_bytes = self._size()
+
+    def _size(self) -> int:
+        encoded_size: int = self.put.encoded_size
+        return (
+            encoded_size
+            + len(self.key_utf8)
+            + len(self.partition_utf8)
+            + STATEMENT_OVERHEAD_BYTES
+        )
+
+    def row(self, created_us: int) -> tuple[bytes, bytes, bytes | None, int, int]:
+        """The serializer's row (see :func:`encode_writes`)."""
+        put = self.put
+        return (self.partition_utf8, self.key_utf8, put.encoded, created_us, put.ttl_seconds or 0)
+
+
+def merge_writes(ops: Sequence[Any], put_type: Any) -> list[MergedWrite]:
+    """Merge the puts (ops of ``put_type``) per (namespace, key): the last op wins.
+
+    CQL gives every statement of a batch one timestamp and breaks ties by comparing value bytes,
+    so sending two writes of one key would let the larger value win, not the later one.
+    """
+    merged: dict[tuple[str, str], MergedWrite] = {}
+    op: Any
+    for op in ops:
+        if type(op) is put_type:
+            slot = (op.partition, op.key)
+            existing = merged.get(slot)
+            if existing is None:
+                merged[slot] = MergedWrite(op, [op.index])
+            else:
+                existing.replace(op)
+    return list(merged.values())
+
+
+def group_chunks(
+    writes: Sequence[MergedWrite],
+    replica_group: Callable[[str], Hashable],
+    max_ops: int,
+    partition_ops: int,
+    max_bytes: int,
+    max_partitions: int,
+) -> list[list[MergedWrite]]:
+    """Pack whole partitions of one replica group into batches within the bounds.
+
+    A partition above ``partition_ops`` writes or ``max_bytes`` bytes is cut into parts that
+    travel alone, one batch each; whole partitions of one replica group share batches of at most
+    ``max_partitions`` partitions, ``max_ops`` writes and ``max_bytes`` bytes.
+    """
+    by_partition: dict[str, list[MergedWrite]] = {}
+    for write in writes:
+        group = by_partition.get(write.put.partition)
+        if group is None:
+            by_partition[write.put.partition] = [write]
+        else:
+            group.append(write)
+    chunks: list[list[MergedWrite]] = []
+    open_chunks: dict[Hashable, tuple[list[MergedWrite], list[int]]] = {}  # group -> chunk, sizes
+    order: list[list[MergedWrite]] = []  # chunks in the order they were opened
+    for partition, group in by_partition.items():
+        size = 0
+        for write in group:
+            size += write.estimated_bytes
+        if len(group) > partition_ops or size > max_bytes:
+            part: list[MergedWrite] = []
+            part_size = 0
+            for write in group:
+                estimated = write.estimated_bytes
+                if part and (len(part) >= partition_ops or part_size + estimated > max_bytes):
+                    chunks.append(part)
+                    part, part_size = [], 0
+                part.append(write)
+                part_size += estimated
+            chunks.append(part)
+            continue
+        key = replica_group(partition)
+        current = open_chunks.get(key)
+        if current is not None:
+            chunk, totals = current  # totals: [bytes, partitions]
+            if (
+                totals[1] < max_partitions
+                and len(chunk) + len(group) <= max_ops
+                and totals[0] + size <= max_bytes
+            ):
+                chunk.extend(group)
+                totals[0] += size
+                totals[1] += 1
+                continue
+        chunk = list(group)
+        open_chunks[key] = (chunk, [size, 1])
+        order.append(chunk)
+    return chunks + order

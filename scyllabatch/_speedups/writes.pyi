@@ -1,4 +1,5 @@
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 UPSERT_VALUES: int
 DELETE_VALUES: int
@@ -18,3 +19,26 @@ def encode_writes(
     delete_id: bytes,
     timestamp_us: int,
 ) -> bytes: ...
+
+STATEMENT_OVERHEAD_BYTES: int
+
+class MergedWrite:
+    put: Any
+    op_indices: list[int]
+    deleted_first: bool
+    partition_utf8: bytes
+    key_utf8: bytes
+    estimated_bytes: int
+    def __init__(self, put: Any, op_indices: list[int]) -> None: ...
+    def replace(self, put: Any) -> None: ...
+    def row(self, created_us: int) -> tuple[bytes, bytes, bytes | None, int, int]: ...
+
+def merge_writes(ops: Sequence[Any], put_type: type) -> list[MergedWrite]: ...
+def group_chunks(
+    writes: Sequence[MergedWrite],
+    replica_group: Callable[[str], Hashable],
+    max_ops: int,
+    partition_ops: int,
+    max_bytes: int,
+    max_partitions: int,
+) -> list[list[MergedWrite]]: ...

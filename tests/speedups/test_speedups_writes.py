@@ -157,3 +157,65 @@ def test_fast_partition_cache_is_per_call(writes: ModuleType) -> None:
     assert writes.fast_partition(["users", "bob"], cache) == "users.bob"  # lists are not cached
     assert writes.fast_partition(("a.b",), cache) is None
     assert writes.fast_partition("users", cache) is None
+
+
+plain_puts = st.lists(
+    st.builds(
+        PutOp,
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["x", "y", "z", "w"])),
+        st.sampled_from([f"k{i}" for i in range(12)]),
+        st.one_of(
+            st.none(),
+            st.dictionaries(st.sampled_from("pq"), st.integers(-1000, 10**6), max_size=2),
+        ),
+        index=st.none(),
+        ttl=st.one_of(st.none(), st.sampled_from([0.5, 60.0])),
+    ),
+    max_size=120,
+)
+
+
+def planned(writes: ModuleType, ops: list[PutOp], bounds: tuple[int, int, int, int]) -> Any:
+    from scyllabatch._core.validation import PutWrite
+
+    normalized = validate_ops(ops, pure_codec, writes)
+    merged = writes.merge_writes(normalized, PutWrite)
+    chunks = writes.group_chunks(merged, lambda p: p.startswith("a"), *bounds)
+    shape = [
+        [(w.put.partition, w.put.key, w.op_indices, w.deleted_first, w.estimated_bytes) for w in c]
+        for c in chunks
+    ]
+    return [(w.put.partition, w.put.key, w.op_indices) for w in merged], shape
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=plain_puts,
+    bounds=st.tuples(
+        st.integers(1, 30), st.integers(1, 10), st.integers(60, 2000), st.integers(1, 5)
+    ),
+)
+def test_merging_and_grouping_twins_agree(
+    writes_pair: tuple[ModuleType, ModuleType], ops: list[PutOp], bounds: tuple[int, ...]
+) -> None:
+    compiled, pure = writes_pair
+    max_ops, partition_ops, max_bytes, max_partitions = bounds
+    args = (max_ops, min(partition_ops, max_ops), max_bytes, max_partitions)
+    assert planned(compiled, ops, args) == planned(pure, ops, args)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=plain_puts)
+def test_grouping_keeps_every_bound(writes: ModuleType, ops: list[PutOp]) -> None:
+    merged, chunks = planned(writes, ops, (20, 8, 500, 3))
+    assert sorted(w for c in chunks for w in (x[:2] for x in c)) == sorted(
+        (p, k) for p, k, _ in merged
+    )  # every merged write in exactly one batch
+    for chunk in chunks:
+        partitions = {w[0] for w in chunk}
+        assert len(chunk) <= 20
+        assert len(partitions) <= 3
+        assert len({p.startswith("a") for p in partitions}) == 1  # one replica group per batch
+        if len(partitions) > 1:  # combined partitions are whole and within the byte bound
+            assert sum(w[4] for w in chunk) <= 500
+            assert all(sum(1 for w in chunk if w[0] == p) <= 8 for p in partitions)
