@@ -225,13 +225,22 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
 
     # Phase 2: writes, refreshes and namespace registrations, all concurrently.
     requests, registry = write_requests(plan, created, refreshes, ctx.registered, ctx.limits)
+    # A namespace counts as registered once every registry request it needs (its own row and its
+    # root's row, possibly in different requests) has succeeded.
     registry_names = {id(request): names for request, names in registry}
+    needed: dict[str, int] = {}
+    for _, names in registry:
+        for name in names:
+            needed[name] = needed.get(name, 0) + 1
     requests.extend(request for request, _ in registry)
     if not requests:
         return results
 
     def on_written(request: Request, _page: Rows) -> Sequence[Request]:
-        ctx.registered.update(registry_names.get(id(request), ()))
+        for name in registry_names.get(id(request), ()):
+            needed[name] -= 1
+            if not needed[name]:
+                ctx.registered.add(name)
         return ()
 
     ambiguous: set[int] = set()
