@@ -146,6 +146,14 @@ class StoreConfig:
     ``replication`` is used only when ``create_keyspace`` is true and the keyspace is missing.
     ``max_concurrency`` bounds the requests in flight per call; ``requests_per_second`` (optional)
     rate-limits requests of a store; ``request_timeout`` is in seconds.
+
+    ``speculative_delay`` (seconds; ``None`` turns it off): an idempotent request (every read,
+    every plain put/delete) with no answer after this long is sent again to the next replica,
+    up to ``speculative_attempts`` extra times; the first answer wins. A frozen or very slow
+    replica then costs one delay instead of a request timeout. ``heartbeat_interval`` (seconds,
+    only for stores made by :meth:`Store.connect`): a connection that received nothing for
+    this long is probed, and a node that does not answer the probe within the same time is
+    marked down, so new requests stop choosing it.
     """
 
     hosts: Sequence[str] = ("127.0.0.1",)
@@ -168,6 +176,9 @@ class StoreConfig:
     local_dc: str | None = None
     requests_per_second: float | None = None
     page_size: int = 1000
+    speculative_delay: float | None = 0.25
+    speculative_attempts: int = 2
+    heartbeat_interval: float = 2.0
 
     def __post_init__(self) -> None:
         if isinstance(self.hosts, str):
@@ -188,16 +199,23 @@ class StoreConfig:
                     field=name,
                 )
             object.__setattr__(self, name, level.upper())
-        for name in ("max_concurrency", "port", "page_size"):
+        for name in ("max_concurrency", "port", "page_size", "speculative_attempts"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise StoreValidationError(
                     f"{name} must be a positive int, got {value!r}", field=name
                 )
-        for name in ("request_timeout", "connect_timeout"):
+        for name in ("request_timeout", "connect_timeout", "heartbeat_interval"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise StoreValidationError(f"{name} must be > 0 seconds, got {value!r}", field=name)
+        if self.speculative_delay is not None and not (
+            isinstance(self.speculative_delay, (int, float)) and self.speculative_delay > 0
+        ):
+            raise StoreValidationError(
+                f"speculative_delay must be > 0 seconds or None, got {self.speculative_delay!r}",
+                field="speculative_delay",
+            )
         if self.requests_per_second is not None and not self.requests_per_second > 0:
             raise StoreValidationError(
                 f"requests_per_second must be > 0 or None, got {self.requests_per_second!r}",
