@@ -28,6 +28,10 @@ from scyllabatch.ops import BatchType, ListNamespacesOp, MatchCondition, Op
 _REGISTERED_CACHE_SIZE = 100_000
 
 
+# Seconds a schema statement of setup() may take (at least the request timeout).
+SETUP_TIMEOUT = 60.0
+
+
 def now_us() -> int:
     """Wall-clock time in microseconds since the epoch."""
     return time.time_ns() // 1000
@@ -207,11 +211,15 @@ class StoreBase:
 
     def _setup_blocking(self) -> None:
         keyspace = self.config.keyspace
+        # Schema changes wait for every node to agree on the new schema: seconds on a loaded
+        # multi-node ring, so they get more time than a data request's timeout.
+        timeout = max(self.config.request_timeout, SETUP_TIMEOUT)
         try:
             if self.config.create_keyspace:
-                self.session.execute(schema.keyspace_cql(keyspace, self.config.replication))
+                cql = schema.keyspace_cql(keyspace, self.config.replication)
+                self.session.execute(cql, timeout=timeout)
             for cql in schema.table_cql(keyspace):
-                self.session.execute(cql)
+                self.session.execute(cql, timeout=timeout)
         except StoreError:
             raise
         except Exception as exc:

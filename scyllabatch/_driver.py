@@ -343,6 +343,10 @@ def classify(error: BaseException) -> ErrorKind:
             if any(isinstance(c, AuthenticationFailed) for c in causes)
             else ErrorKind.OTHER
         )
+    if isinstance(error, ConnectionException) and "heartbeat" in str(error).lower():
+        # The driver closed the connection because the node left a heartbeat unanswered (a
+        # frozen or overloaded node): the request timed out, like OperationTimedOut.
+        return ErrorKind.CLIENT_TIMEOUT
     if isinstance(error, (ConnectionException, ConnectionError)):
         return ErrorKind.CONNECTION
     if isinstance(error, ServerError):

@@ -1041,7 +1041,7 @@ class ClusterBackend(Backend):
         return found
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
-        return exclusive_lock(self.dir.parent / f".{self.dir.name}.lock")
+        return exclusive_lock(self.dir.with_name(self.dir.name + ".lock"))
 
     # ---- commands
 

@@ -210,3 +210,17 @@ def test_logged_batch_in_the_batchlog_is_applied() -> None:
 
     error = raised(plan, ctx, answer)
     assert (error.applied, error.not_applied, error.unknown) == ((0, 1), (), ())
+
+
+def test_a_connection_closed_by_an_unanswered_heartbeat_is_a_timeout() -> None:
+    from cassandra.connection import ConnectionShutdown
+
+    from scyllabatch._driver import classify
+
+    frozen = ConnectionShutdown("Connection heartbeat timeout (total wait=2.0 seconds)")
+    closed = ConnectionShutdown("Connection to 127.0.0.2:9042 was closed")
+    assert classify(frozen) is ErrorKind.CLIENT_TIMEOUT
+    assert classify(closed) is ErrorKind.CONNECTION
+    assert (
+        write_outcome(classify(frozen)) is write_outcome(classify(closed)) is WriteOutcome.UNKNOWN
+    )
