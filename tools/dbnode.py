@@ -131,6 +131,12 @@ JVM17_ADD_OPENS = (
 )
 
 
+# Nodes started by this process: a node outlives the call that started it (the cluster tests
+# restart nodes and go on), so its Popen object is kept rather than garbage-collected while the
+# process runs (which Python reports as a ResourceWarning).
+LAUNCHED: list[subprocess.Popen[bytes]] = []
+
+
 class NodeError(Exception):
     """A failure to report to the user as one line (plus any log tail already printed)."""
 
@@ -788,6 +794,7 @@ class CassandraBackend(Backend):
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{proc.pid}\n")
+        LAUNCHED.append(proc)
         (self.dir / INFO_FILE).write_text(
             json.dumps(
                 {

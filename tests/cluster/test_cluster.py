@@ -233,8 +233,13 @@ def test_two_nodes_down_fails_quickly_with_unavailable(
         while any(h.is_up for h in hosts if h.address != survivor):
             assert time.monotonic() < deadline, "the driver still sees a stopped node up"
             time.sleep(0.05)
-        ops = [PutOp(("two",), f"k{i}", {"i": i}) for i in range(5)]
-        ops += [PutOp(("two", "x"), "k", None)]
+        # Puts read created_at first: the read phase fails and no write is sent.
+        with pytest.raises(StoreUnavailableError, match="no write of the batch was sent") as info:
+            store.batch([PutOp(("two",), f"k{i}", {"i": i}) for i in range(5)])
+        assert (info.value.applied, info.value.not_applied, info.value.unknown) == ((), (), ())
+        # Deletes go straight to the write phase.
+        ops = [PutOp(("two",), f"k{i}", None) for i in range(5)] + [PutOp(("two", "x"), "k", None)]
+        store.reset_metrics()
         began = time.monotonic()
         with pytest.raises(StoreUnavailableError) as info:
             store.batch(ops)
@@ -246,6 +251,7 @@ def test_two_nodes_down_fails_quickly_with_unavailable(
             f"({retries} retries, delays 0.1/0.2/0.4 s)"
         )
         # Nothing half-reported: the coordinator refused every write before applying any.
+        assert type(error) is StoreUnavailableError  # not a partial-write error
         assert error.applied == ()
         assert error.unknown == ()
         assert error.not_applied == tuple(range(len(ops)))
