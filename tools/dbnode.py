@@ -8,7 +8,7 @@ Usage (from the repository root)::
     .venv/bin/python tools/dbnode.py logs [-n N]
     .venv/bin/python tools/dbnode.py stop [--keep-data]
     .venv/bin/python tools/dbnode.py start --nodes 3 [--first-address 127.0.0.1] [--heap 768M]
-    .venv/bin/python tools/dbnode.py status|logs|stop --nodes 3
+    .venv/bin/python tools/dbnode.py status|logs|stop|hosts --nodes 3
 
 ``--commitlog periodic|batch`` picks the node's commitlog sync mode: ``periodic`` (the default
 for one node) fsyncs every 10 s, so a crash (SIGKILL, power loss) may lose the last ~10 s of
@@ -1410,7 +1410,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     logs = sub.add_parser("logs", help="print the end of the node's log")
     logs.add_argument("-n", "--lines", type=int, default=50, help="how many lines (default 50)")
-    for command in (start, stop, status, logs):
+    hosts = sub.add_parser(
+        "hosts", help="print the cluster's addresses, comma-separated (SCYLLABATCH_CLUSTER_HOSTS)"
+    )
+    for command in (start, stop, status, logs, hosts):
         command.add_argument(
             "--nodes",
             type=int,
@@ -1441,6 +1444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         heap=getattr(args, "heap", None) or ("768M" if nodes > 1 else "1G"),
     )
     try:
+        if args.command == "hosts":
+            print(",".join(cluster_backend(nodes, args.first_address).hosts()))
+            return EXIT_OK
         backend = choose_backend(args.backend, args.command, nodes, args.first_address)
         return getattr(backend, args.command)(opts)
     except NodeError as exc:
