@@ -582,9 +582,13 @@ class DockerBackend(Backend):
 class CassandraBackend(Backend):
     """A local Apache Cassandra 5.0 node run from jars resolved through Maven Central."""
 
-    def __init__(self, node_dir: Path, host: str = HOST) -> None:
+    def __init__(self, node_dir: Path, host: str = HOST, superuser_setup_delay_ms: int = 0) -> None:
         self.dir = node_dir
         self.host = host
+        # 0 starts a single node fast. In a cluster with a node down, the role manager retries
+        # its default-role setup after this delay: 0 made it spin (190,000 log lines and a busy
+        # core within minutes), so cluster nodes use a delay.
+        self.superuser_setup_delay_ms = superuser_setup_delay_ms
         self.version = os.environ.get("SCYLLABATCH_CASSANDRA_VERSION") or pinned_version()
         self.home = cache_root() / f"cassandra-{self.version}"
         self.lib = self.home / "lib"
@@ -710,7 +714,7 @@ class CassandraBackend(Backend):
             "cassandra.triggers_dir": self.dir / "triggers",
             "logback.configurationFile": (conf / "logback.xml").as_uri(),
             "cassandra.skip_wait_for_gossip_to_settle": "0",
-            "cassandra.superuser_setup_delay_ms": "0",
+            "cassandra.superuser_setup_delay_ms": str(self.superuser_setup_delay_ms),
             "cassandra.available_processors": "2",
             "chronicle.analytics.disable": "true",
         }
@@ -880,6 +884,7 @@ class CassandraBackend(Backend):
 
 
 CLUSTER_STATE = "cluster.json"
+CLUSTER_SUPERUSER_DELAY_MS = 2000
 RING_QUERY = "SELECT peer, host_id, tokens FROM system.peers"
 
 
@@ -1003,8 +1008,9 @@ class ClusterBackend(Backend):
             return [str(host) for host in recorded]
         return consecutive_addresses(self.first_address, self.count)
 
-    def node(self, index: int) -> CassandraBackend:
-        return CassandraBackend(self.dir / f"node{index + 1}", self.hosts()[index])
+    def node(self, index: int, host: str | None = None) -> CassandraBackend:
+        host = host or self.hosts()[index]
+        return CassandraBackend(self.dir / f"node{index + 1}", host, CLUSTER_SUPERUSER_DELAY_MS)
 
     def nodes(self) -> list[CassandraBackend]:
         return [self.node(index) for index in range(len(self.hosts()))]
@@ -1023,7 +1029,7 @@ class ClusterBackend(Backend):
     def write_state(self, opts: Options, hosts: Sequence[str]) -> None:
         nodes = []
         for index, host in enumerate(hosts):
-            node = self.node(index)
+            node = self.node(index, host)
             nodes.append({"host": host, "dir": str(node.dir), "pid": node.recorded_pid()})
         state = {
             "hosts": list(hosts),
@@ -1095,7 +1101,7 @@ class ClusterBackend(Backend):
 
         try:
             for index, host in enumerate(hosts):
-                node = CassandraBackend(self.dir / f"node{index + 1}", host)
+                node = self.node(index, host)
                 node.write_config(opts.thresholds, opts.commitlog, hosts, tokens[index])
                 procs.append(node.launch(opts))
                 self.write_state(opts, hosts)
@@ -1122,21 +1128,29 @@ class ClusterBackend(Backend):
     def restart_node(self, index: int, timeout: float = DEFAULT_TIMEOUT) -> int:
         """Start node ``index`` again on its existing data (after a kill); returns its pid once
         it answers CQL. Used by the cluster tests."""
+        return self.restart_nodes([index], timeout)[0]
+
+    def restart_nodes(self, indices: Sequence[int], timeout: float = DEFAULT_TIMEOUT) -> list[int]:
+        """Start several stopped nodes again, all at once (their data and tokens are already
+        there, so nothing joins or bootstraps); returns their pids once each answers CQL."""
         with self.lock():
-            node = self.node(index)
-            if node.running_pids():
-                raise NodeError(f"node {index + 1} is still running")
             opts = self.options()
-            proc = node.launch(opts)
+            launched = []
+            for index in indices:
+                node = self.node(index)
+                if node.running_pids():
+                    raise NodeError(f"node {index + 1} is still running")
+                launched.append((index, node, node.launch(opts)))
             self.write_state(opts, self.hosts())
+        for index, node, proc in launched:
 
-        def alive() -> None:
-            code = proc.poll()
-            if code is not None:
-                raise NodeError(f"node {index + 1} exited with code {code}")
+            def alive(index: int = index, proc: subprocess.Popen[bytes] = proc) -> None:
+                code = proc.poll()
+                if code is not None:
+                    raise NodeError(f"node {index + 1} exited with code {code}")
 
-        wait_for_cql([node.host], CQL_PORT, timeout, alive)
-        return proc.pid
+            wait_for_cql([node.host], CQL_PORT, timeout, alive)
+        return [proc.pid for _, _, proc in launched]
 
     def stop(self, opts: Options) -> int:
         with self.lock():

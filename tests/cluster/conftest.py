@@ -113,13 +113,17 @@ class Ring:
         return time.monotonic() - began
 
     def heal(self) -> None:
-        """Resume paused nodes, start stopped ones, and wait until the ring is whole again."""
-        for host in self.hosts:
+        """Resume paused nodes, start stopped ones (together), and wait until the ring is whole
+        again."""
+        stopped = []
+        for index, host in enumerate(self.hosts):
             if self.is_running(host):
                 with contextlib.suppress(ProcessLookupError):
                     self.signal(host, signal.SIGCONT)
             else:
-                self.restart(host)
+                stopped.append(index)
+        if stopped:
+            self.backend.restart_nodes(stopped, timeout=RING_TIMEOUT)
         self.wait_ready()
 
     def wait_ready(self) -> None:
