@@ -10,9 +10,20 @@ STAMP  := $(VENV)/.installed
 # The local 3-node cluster of the cluster tests: consecutive loopback addresses from this one.
 CLUSTER_FIRST ?= $${SCYLLABATCH_CLUSTER_FIRST_ADDRESS:-127.0.0.1}
 CLUSTER_HOSTS := $$($(PY) tools/dbnode.py hosts --nodes 3 --first-address $(CLUSTER_FIRST))
+# Shell steps of the cluster stage (inside a recipe that defines `status` and stops the cluster
+# in its EXIT trap): start the 3-node cluster, run tests/cluster, stop it, say how long it took.
+CLUSTER_STAGE = began=$$(date +%s); \
+	echo "== cluster stage: 3 nodes from $(CLUSTER_FIRST), tests/cluster"; \
+	if $(NODE) start --nodes 3 --first-address $(CLUSTER_FIRST); then \
+		SCYLLABATCH_CLUSTER_HOSTS=$(CLUSTER_HOSTS) SCYLLABATCH_REQUIRE_EXTENSIONS=1 \
+			$(PY) -m pytest -m cluster tests/cluster -rA -s || status=$$?; \
+	else status=1; fi; \
+	$(NODE) stop --nodes 3; \
+	echo "== cluster stage took $$(( $$(date +%s) - began )) s"
 
 .PHONY: install build node-start node-stop node-status node-logs demo test test-unit lint \
-        bench dist clean cluster-start cluster-stop cluster-status cluster-logs test-cluster
+        bench dist clean cluster-start cluster-stop cluster-status cluster-logs test-cluster \
+        cluster-stage
 
 $(STAMP): pyproject.toml setup.py $(wildcard _speedups/*.pyx)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -76,14 +87,13 @@ test: $(STAMP) lint dist
 	echo "== speedups again with the pure-Python twins (SCYLLABATCH_NO_EXTENSIONS=1)"; \
 	SCYLLABATCH_NO_EXTENSIONS=1 $(PY) -m pytest -m speedups -q tests/speedups || status=$$?; \
 	$(NODE) stop; \
-	echo "== cluster stage: 3 nodes from $(CLUSTER_FIRST), tests/cluster"; \
-	began=$$(date +%s); \
-	if $(NODE) start --nodes 3 --first-address $(CLUSTER_FIRST); then \
-		SCYLLABATCH_CLUSTER_HOSTS=$(CLUSTER_HOSTS) SCYLLABATCH_REQUIRE_EXTENSIONS=1 \
-			$(PY) -m pytest -m cluster tests/cluster -rA -s || status=$$?; \
-	else status=1; fi; \
-	$(NODE) stop --nodes 3; \
-	echo "== cluster stage took $$(( $$(date +%s) - began )) s"; \
+	$(CLUSTER_STAGE); \
+	exit $$status
+
+# The cluster stage of `make test` on its own (the trap stops the cluster even on Ctrl-C).
+cluster-stage: $(STAMP)
+	@status=0; trap '$(NODE) stop --nodes 3' EXIT; \
+	$(CLUSTER_STAGE); \
 	exit $$status
 
 # Build the sdist and, from it, the wheel (into dist/); check their metadata and contents; install

@@ -183,6 +183,7 @@ class Statements:
         self.session = session
         self.config = config
         self.profile = profile
+        self.speculative = config.speculative_delay is not None
         self.read_consistency = consistency_level(config.read_consistency)
         self.write_consistency = consistency_level(config.write_consistency)
         self.prepared: dict[schema.Statement, PreparedStatement] = {}
@@ -199,6 +200,12 @@ class Statements:
             execution_profile=self.profile,
             paging_state=request.paging_state,
         )
+        if self.speculative and request.idempotent:
+            # With speculative executions the driver can complete a request twice: its errback
+            # when the request times out, then its callback when a slower execution answers
+            # anyway. This errback (registered before the facade's) drops every callback after
+            # the first error; after a first result, `callback_outcome` drops them.
+            complete_once(future)
         if self.observer is not None:
             self.observer(request, future)
         return future
@@ -284,6 +291,20 @@ class ReplicaGroups:
         sharding = getattr(replicas[0], "sharding_info", None)
         shard = sharding.shard_id_from_token(token.value) if sharding is not None else None
         return (tuple(sorted(str(host.endpoint) for host in replicas)), shard)
+
+
+def complete_once(future: Any) -> None:
+    """Make a ``ResponseFuture`` call the callbacks registered after this at most once.
+
+    Register it before the facade's callbacks: after the first error every callback is dropped,
+    so a late answer of a speculative execution is ignored (after a first result,
+    :func:`callback_outcome` drops them).
+    """
+    future.add_errback(_forget_callbacks, future)
+
+
+def _forget_callbacks(_error: BaseException, response: Any) -> None:
+    response.clear_callbacks()
 
 
 def callback_outcome(rows: Any, response: Any) -> Rows:
