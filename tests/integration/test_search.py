@@ -474,8 +474,8 @@ async def test_search_and_listing_read_only_what_matches(facade: Facade) -> None
     facade.store.reset_metrics()
     assert len(await facade.list_namespaces(limit=5)) == 5
     requests, rows = read_stats(facade)
-    # roots partition + 2 roots, then probes only until 5 live namespaces are known
-    assert requests == 1 + 2 + 5
+    # every roots bucket + 2 roots, then probes only until 5 live namespaces are known
+    assert requests == ROOT_BUCKETS + 2 + 5
     assert rows == 2 + 23 + 5
 
 
