@@ -7,9 +7,23 @@ PY     := $(VENV)/bin/python
 NODE   := $(PY) tools/dbnode.py
 HOSTS  := $${SCYLLABATCH_HOSTS:-127.0.0.1}
 STAMP  := $(VENV)/.installed
+# The local 3-node cluster of the cluster tests: consecutive loopback addresses from this one.
+CLUSTER_FIRST ?= $${SCYLLABATCH_CLUSTER_FIRST_ADDRESS:-127.0.0.1}
+CLUSTER_HOSTS := $$($(PY) tools/dbnode.py hosts --nodes 3 --first-address $(CLUSTER_FIRST))
+# Shell steps of the cluster stage (inside a recipe that defines `status` and stops the cluster
+# in its EXIT trap): start the 3-node cluster, run tests/cluster, stop it, say how long it took.
+CLUSTER_STAGE = began=$$(date +%s); \
+	echo "== cluster stage: 3 nodes from $(CLUSTER_FIRST), tests/cluster"; \
+	if $(NODE) start --nodes 3 --first-address $(CLUSTER_FIRST); then \
+		SCYLLABATCH_CLUSTER_HOSTS=$(CLUSTER_HOSTS) SCYLLABATCH_REQUIRE_EXTENSIONS=1 \
+			$(PY) -m pytest -m cluster tests/cluster -rA -s || status=$$?; \
+	else status=1; fi; \
+	$(NODE) stop --nodes 3; \
+	echo "== cluster stage took $$(( $$(date +%s) - began )) s"
 
 .PHONY: install build node-start node-stop node-status node-logs demo test test-unit lint \
-        bench dist clean
+        bench dist clean cluster-start cluster-stop cluster-status cluster-logs test-cluster \
+        cluster-stage
 
 $(STAMP): pyproject.toml setup.py $(wildcard _speedups/*.pyx)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +50,25 @@ node-status: $(STAMP)
 node-logs: $(STAMP)
 	$(NODE) logs
 
+# Three Cassandra nodes on 127.0.0.1-3 (CLUSTER_FIRST=127.0.0.11 for .11-.13), commitlog_sync
+# batch, 768M heaps; ready when all three are up and normal. Stop stops exactly those pids.
+cluster-start: $(STAMP)
+	$(NODE) start --nodes 3 --first-address $(CLUSTER_FIRST)
+
+cluster-stop:
+	@if [ -x $(PY) ]; then $(NODE) stop --nodes 3; else python3 tools/dbnode.py stop --nodes 3; fi
+
+cluster-status: $(STAMP)
+	$(NODE) status --nodes 3 --first-address $(CLUSTER_FIRST)
+
+cluster-logs: $(STAMP)
+	$(NODE) logs --nodes 3 --first-address $(CLUSTER_FIRST)
+
+# The cluster tests against a cluster that is already running (`make cluster-start`).
+test-cluster: $(STAMP)
+	SCYLLABATCH_CLUSTER_HOSTS=$(CLUSTER_HOSTS) SCYLLABATCH_REQUIRE_EXTENSIONS=1 \
+		$(PY) -m pytest -m cluster tests/cluster -rA -s
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check scyllabatch tests benchmarks tools setup.py
 	$(VENV)/bin/mypy
@@ -44,13 +77,23 @@ test-unit: $(STAMP)
 	SCYLLABATCH_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -m "not integration" -q
 
 # The whole suite against a real node; the node is stopped even when tests fail. `dist` first
-# proves the artifacts users install work, not only this editable checkout.
+# proves the artifacts users install work, not only this editable checkout. Then the cluster
+# stage: the single node is stopped, a 3-node cluster starts on 127.0.0.1-3, the cluster tests
+# (tests/cluster, marker `cluster`) run against it, and the cluster is stopped, also on failure.
 test: $(STAMP) lint dist
-	@status=0; trap '$(NODE) stop' EXIT; \
+	@status=0; trap '$(NODE) stop; $(NODE) stop --nodes 3' EXIT; \
 	$(NODE) start || exit 1; \
 	SCYLLABATCH_HOSTS=$(HOSTS) SCYLLABATCH_REQUIRE_EXTENSIONS=1 $(PY) -m pytest || status=$$?; \
 	echo "== speedups again with the pure-Python twins (SCYLLABATCH_NO_EXTENSIONS=1)"; \
 	SCYLLABATCH_NO_EXTENSIONS=1 $(PY) -m pytest -m speedups -q tests/speedups || status=$$?; \
+	$(NODE) stop; \
+	$(CLUSTER_STAGE); \
+	exit $$status
+
+# The cluster stage of `make test` on its own (the trap stops the cluster even on Ctrl-C).
+cluster-stage: $(STAMP)
+	@status=0; trap '$(NODE) stop --nodes 3' EXIT; \
+	$(CLUSTER_STAGE); \
 	exit $$status
 
 # Build the sdist and, from it, the wheel (into dist/); check their metadata and contents; install

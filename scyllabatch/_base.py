@@ -29,6 +29,10 @@ from scyllabatch.ops import BatchType, ListNamespacesOp, MatchCondition, Op
 _REGISTERED_CACHE_SIZE = 100_000
 
 
+# Seconds a schema statement of setup() may take (at least the request timeout).
+SETUP_TIMEOUT = 60.0
+
+
 def now_us() -> int:
     """Wall-clock time in microseconds since the epoch."""
     return time.time_ns() // 1000
@@ -279,7 +283,9 @@ class StoreBase:
     def _run_ddl(self, cql: str, what: str) -> None:
         keyspace = self.config.keyspace
         try:
-            self.session.execute(cql)
+            # Schema changes wait for every node to agree on the new schema: seconds on a loaded
+            # multi-node ring, so they get more time than a data request's timeout.
+            self.session.execute(cql, timeout=max(self.config.request_timeout, SETUP_TIMEOUT))
         except Exception as exc:
             if _driver.classify(exc) is not ErrorKind.AUTH:
                 raise StoreQueryError(f"setup could not create {what}: {exc}") from exc

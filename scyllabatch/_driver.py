@@ -12,7 +12,7 @@ import math
 import socket
 import ssl
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,9 @@ from cassandra.cluster import (
 )
 from cassandra.connection import ConnectionException
 from cassandra.policies import (
+    ConstantSpeculativeExecutionPolicy,
     DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
     FallthroughRetryPolicy,
     TokenAwarePolicy,
     WriteType,
@@ -107,14 +109,27 @@ def consistency_level(name: str) -> int:
 
 
 def execution_profile(config: StoreConfig) -> ExecutionProfile:
-    """The profile every SDK request uses: token-aware, no driver retries, tuple rows."""
+    """The profile every SDK request uses: token-aware, no driver retries, tuple rows.
+
+    Idempotent requests (the driver checks ``is_idempotent``, which the SDK sets on every read
+    and every plain put/delete, whose client timestamps are pinned) are sent again to the next
+    replica of the query plan after ``speculative_delay`` without an answer; the first answer
+    wins. The token-aware plan shuffles the replicas, so a paused replica delays a request by
+    one speculative delay instead of failing it after the request timeout. Counter and
+    conditional writes are not idempotent and never speculated.
+    """
+    speculative = (
+        ConstantSpeculativeExecutionPolicy(config.speculative_delay, config.speculative_attempts)
+        if config.speculative_delay is not None
+        else None
+    )
     return ExecutionProfile(
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=config.local_dc)),
         retry_policy=NO_DRIVER_RETRIES,
         consistency_level=consistency_level(config.write_consistency),
         request_timeout=config.request_timeout,
         row_factory=tuple_factory,
-        speculative_execution_policy=None,
+        speculative_execution_policy=speculative,
     )
 
 
@@ -230,6 +245,15 @@ def connect(config: StoreConfig) -> tuple[Cluster, Session]:
             sockopts=SOCKET_OPTIONS,
             # lz4 costs client CPU on every request and saves nothing on a LAN
             compression=False,
+            # Host-down detection: a connection that received nothing for `heartbeat_interval` is
+            # probed, and closed (its host marked down) without an answer within the same time. A
+            # paused node is then out of every query plan within about three intervals, instead
+            # of 30 + 30 s with the driver's defaults.
+            idle_heartbeat_interval=config.heartbeat_interval,
+            idle_heartbeat_timeout=config.heartbeat_interval,
+            # A node that comes back is reconnected within 10 s even if its "up" event is missed
+            # (the driver's default waits up to 600 s between attempts).
+            reconnection_policy=ExponentialReconnectionPolicy(0.5, 10.0),
         )
         session = cluster.connect()
     except BaseException as exc:
@@ -383,10 +407,16 @@ def call_options(timeout: Any, consistency: Any) -> CallOptions:
 class Statements:
     """Every statement of the SDK, prepared once per session and keyspace, and how to send them."""
 
+    observer: Callable[[Request, Any], None] | None = None
+    """Optional hook, off by default: called with every request and its driver
+    ``ResponseFuture`` right after it is sent (the cluster tests use it to check which
+    coordinator answered each batch). One attribute test on the hot path when unused."""
+
     def __init__(self, session: Session, config: StoreConfig, profile: str) -> None:
         self.session = session
         self.config = config
         self.profile = profile
+        self.speculative = config.speculative_delay is not None
         self.read_consistency = consistency_level(config.read_consistency)
         self.write_consistency = consistency_level(config.write_consistency)
         self.prepared: dict[schema.Statement, PreparedStatement] = {}
@@ -403,16 +433,26 @@ class Statements:
     def send(self, request: Request, options: CallOptions = DEFAULT_CALL) -> Any:
         """Start one request (non-blocking); returns the driver's ``ResponseFuture``."""
         if request.encoded is not None:
-            return self._send_encoded(request, request.encoded, options)
-        statement = self.build(request)
-        if options.consistency is not None:
-            statement.consistency_level = options.consistency
-        return self.session.execute_async(
-            statement,
-            timeout=options.timeout or self.config.request_timeout,
-            execution_profile=self.profile,
-            paging_state=request.paging_state,
-        )
+            future = self._send_encoded(request, request.encoded, options)
+        else:
+            statement = self.build(request)
+            if options.consistency is not None:
+                statement.consistency_level = options.consistency
+            future = self.session.execute_async(
+                statement,
+                timeout=options.timeout or self.config.request_timeout,
+                execution_profile=self.profile,
+                paging_state=request.paging_state,
+            )
+        if self.speculative and request.idempotent:
+            # With speculative executions the driver can complete a request twice: its errback
+            # when the request times out, then its callback when a slower execution answers
+            # anyway. This errback (registered before the facade's) drops every callback after
+            # the first error; after a first result, `callback_outcome` drops them.
+            complete_once(future)
+        if self.observer is not None:
+            self.observer(request, future)
+        return future
 
     def _send_encoded(
         self, request: Request, encoded: EncodedStatements, options: CallOptions
@@ -512,9 +552,9 @@ class ReplicaGroups:
         self._cluster = session.cluster
         self._keyspace = keyspace
         self._token_map: Any = None
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str | bytes, Any] = {}
 
-    def __call__(self, partition: str) -> Any:
+    def __call__(self, partition: str | bytes) -> Any:
         token_map = getattr(self._cluster.metadata, "token_map", None)
         if token_map is None:
             return partition
@@ -530,9 +570,11 @@ class ReplicaGroups:
                 group = partition
         return group
 
-    def _group(self, token_map: Any, partition: str) -> Any:
+    def _group(self, token_map: Any, partition: str | bytes) -> Any:
+        """``partition`` is a text partition key, or the serialized bytes of any other key."""
+        key = partition.encode("utf-8") if isinstance(partition, str) else partition
         try:
-            token = token_map.token_class.from_key(partition.encode("utf-8"))
+            token = token_map.token_class.from_key(key)
             replicas = token_map.get_replicas(self._keyspace, token)
         except Exception:
             return None
@@ -541,6 +583,20 @@ class ReplicaGroups:
         sharding = getattr(replicas[0], "sharding_info", None)
         shard = sharding.shard_id_from_token(token.value) if sharding is not None else None
         return (tuple(sorted(str(host.endpoint) for host in replicas)), shard)
+
+
+def complete_once(future: Any) -> None:
+    """Make a ``ResponseFuture`` call the callbacks registered after this at most once.
+
+    Register it before the facade's callbacks: after the first error every callback is dropped,
+    so a late answer of a speculative execution is ignored (after a first result,
+    :func:`callback_outcome` drops them).
+    """
+    future.add_errback(_forget_callbacks, future)
+
+
+def _forget_callbacks(_error: BaseException, response: Any) -> None:
+    response.clear_callbacks()
 
 
 def callback_outcome(rows: Any, response: Any) -> Rows:
@@ -600,6 +656,10 @@ def classify(error: BaseException) -> ErrorKind:
             if any(isinstance(c, AuthenticationFailed) for c in causes)
             else ErrorKind.OTHER
         )
+    if isinstance(error, ConnectionException) and "heartbeat" in str(error).lower():
+        # The driver closed the connection because the node left a heartbeat unanswered (a
+        # frozen or overloaded node): the request timed out, like OperationTimedOut.
+        return ErrorKind.CLIENT_TIMEOUT
     if isinstance(error, (ConnectionException, ConnectionError)):
         return ErrorKind.CONNECTION
     if isinstance(error, ServerError):

@@ -10,10 +10,21 @@
     └── StoreConnectionError     no host could be reached
         └── StoreAuthenticationError   the cluster refused the credentials (or needs some)
 
-When an ``UNLOGGED`` call fails after some of its partitions were written, the error raised is
-also a :class:`StorePartialWriteError` (it subclasses both), whose ``applied`` and
-``not_applied`` list the op indices that were and were not written. The driver's exception is
-always chained as ``__cause__``.
+Every error of a call that had writes sorts the op indices of its writes into three sets:
+
+``applied``
+    the server acknowledged the write;
+``not_applied``
+    the server said it did not apply it (``Unavailable``, ``Overloaded``, ``IsBootstrapping``,
+    an invalid request, ...), and no earlier attempt of it had an ambiguous outcome;
+``unknown``
+    the outcome is unknown: the last attempt (or an earlier one) timed out on the client or on
+    the coordinator (``WriteTimeout`` of type ``SIMPLE``/``UNLOGGED_BATCH``) or lost its
+    connection. The server may or may not have applied it, on some or all replicas.
+
+When the writes of a failed call fall into more than one of these sets, the error is also a
+:class:`StorePartialWriteError` (it subclasses both). Re-running the same call is safe for plain
+puts and deletes. The driver's exception is always chained as ``__cause__``.
 """
 
 from __future__ import annotations
@@ -34,12 +45,15 @@ __all__ = [
 class StoreError(Exception):
     """Base class of every scyllabatch error.
 
-    ``applied`` and ``not_applied`` are the op indices of the failed call whose writes were and
-    were not applied (both empty when the call failed before writing anything or had no writes).
+    ``applied``, ``not_applied`` and ``unknown`` are the op indices of the failed call's writes
+    that were applied, that the server said were not applied, and whose outcome is unknown
+    (timeouts, lost connections); all empty when the call failed before writing anything or had
+    no writes. An op is in exactly one of them.
     """
 
     applied: tuple[int, ...] = ()
     not_applied: tuple[int, ...] = ()
+    unknown: tuple[int, ...] = ()
 
 
 class StoreValidationError(StoreError, ValueError):
@@ -80,7 +94,8 @@ class StoreAuthenticationError(StoreConnectionError):
 
 
 class StorePartialWriteError(StoreError):
-    """An ``UNLOGGED`` call failed after part of its writes were applied.
+    """An ``UNLOGGED`` call failed with its writes in more than one of ``applied``,
+    ``not_applied`` and ``unknown`` (for example some partitions written, one timed out).
 
     Raised as a subclass of both this class and the category of the failure (for example
     ``StoreUnavailableError``), so ``except StoreUnavailableError`` still catches it.

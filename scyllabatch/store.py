@@ -198,11 +198,16 @@ class Store(StoreBase):
 
         def finish(index: int, outcome: Outcome) -> None:
             nonlocal remaining
-            outcomes[index] = outcome
-            slots.give()
             with lock:
+                # The driver can complete one request twice: with speculative execution, a late
+                # answer of one execution after the request timed out calls the callback after
+                # the errback. Only the first completion counts.
+                if outcomes[index] is not None:
+                    return
+                outcomes[index] = outcome
                 remaining -= 1
                 last = remaining == 0
+            slots.give()
             if last:
                 done.set()
 

@@ -7,6 +7,20 @@ Usage (from the repository root)::
     .venv/bin/python tools/dbnode.py status
     .venv/bin/python tools/dbnode.py logs [-n N]
     .venv/bin/python tools/dbnode.py stop [--keep-data]
+    .venv/bin/python tools/dbnode.py start --nodes 3 [--first-address 127.0.0.1] [--heap 768M]
+    .venv/bin/python tools/dbnode.py status|logs|stop|hosts --nodes 3
+
+``--commitlog periodic|batch`` picks the node's commitlog sync mode: ``periodic`` (the default
+for one node) fsyncs every 10 s, so a crash (SIGKILL, power loss) may lose the last ~10 s of
+writes the node acknowledged; ``batch`` (the default for a cluster, used by the fault tests)
+fsyncs before acknowledging, so nothing acknowledged is lost.
+
+``--nodes N`` (N > 1) runs a local Apache Cassandra cluster: N nodes on consecutive loopback
+addresses from ``--first-address`` (default 127.0.0.1, or ``SCYLLABATCH_CLUSTER_FIRST_ADDRESS``),
+same ports on each, one directory each under ``SCYLLABATCH_CLUSTER_DIR`` (default
+``<repo>/.dbcluster``), started one after another and ready when every node answers CQL and
+lists every other one in ``system.peers`` with its tokens. ``<dir>/cluster.json`` records the
+addresses and pids; ``stop --nodes N`` stops exactly those processes.
 
 Where the database comes from (first match wins, or forced with ``--backend`` /
 ``SCYLLABATCH_NODE_BACKEND``):
@@ -43,6 +57,7 @@ import argparse
 import contextlib
 import fcntl
 import functools
+import ipaddress
 import json
 import logging
 import os
@@ -58,6 +73,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POM_FILE = REPO_ROOT / "tools" / "cassandra" / "pom.xml"
@@ -113,6 +129,12 @@ JVM17_ADD_OPENS = (
     "java.base/java.lang",
     "java.base/java.util",
 )
+
+
+# Nodes started by this process: a node outlives the call that started it (the cluster tests
+# restart nodes and go on), so its Popen object is kept rather than garbage-collected while the
+# process runs (which Python reports as a ResourceWarning).
+LAUNCHED: list[subprocess.Popen[bytes]] = []
 
 
 class NodeError(Exception):
@@ -390,6 +412,8 @@ class Options:
     thresholds: str
     lines: int
     keep_data: bool
+    commitlog: str = "periodic"
+    heap: str = "1G"
 
 
 class Backend:
@@ -558,8 +582,13 @@ class DockerBackend(Backend):
 class CassandraBackend(Backend):
     """A local Apache Cassandra 5.0 node run from jars resolved through Maven Central."""
 
-    def __init__(self, node_dir: Path) -> None:
+    def __init__(self, node_dir: Path, host: str = HOST, superuser_setup_delay_ms: int = 0) -> None:
         self.dir = node_dir
+        self.host = host
+        # 0 starts a single node fast. In a cluster with a node down, the role manager retries
+        # its default-role setup after this delay: 0 made it spin (190,000 log lines and a busy
+        # core within minutes), so cluster nodes use a delay.
+        self.superuser_setup_delay_ms = superuser_setup_delay_ms
         self.version = os.environ.get("SCYLLABATCH_CASSANDRA_VERSION") or pinned_version()
         self.home = cache_root() / f"cassandra-{self.version}"
         self.lib = self.home / "lib"
@@ -638,21 +667,36 @@ class CassandraBackend(Backend):
             raise NodeError(f"{self.dir} is not empty and was not made by dbnode: not removing it")
         shutil.rmtree(self.dir)
 
-    def write_config(self, thresholds: str) -> None:
+    def write_config(
+        self,
+        thresholds: str,
+        commitlog: str = "periodic",
+        seeds: Sequence[str] | None = None,
+        initial_token: int = 0,
+    ) -> None:
         """Create a fresh node directory with cassandra.yaml and logback.xml."""
         self.wipe_dir()
         for sub in ("conf", "data", "logs", "tmp", "triggers"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         (self.dir / OWNER_MARK).write_text("made by tools/dbnode.py; `dbnode.py stop` removes it\n")
-        (self.dir / "conf" / "cassandra.yaml").write_text(cassandra_yaml(self.dir, thresholds))
+        yaml = cassandra_yaml(
+            self.dir,
+            thresholds,
+            host=self.host,
+            seeds=seeds or (self.host,),
+            initial_token=initial_token,
+            commitlog=commitlog,
+        )
+        (self.dir / "conf" / "cassandra.yaml").write_text(yaml)
         (self.dir / "conf" / "logback.xml").write_text(logback_xml(self.dir / SYSTEM_LOG))
 
-    def java_command(self) -> list[str]:
+    def java_command(self, heap: str = "1G") -> list[str]:
         """The JVM command line that runs the node in the foreground of its own session."""
         java = find_java()
         conf = self.dir / "conf"
         classpath = os.pathsep.join([str(conf), *sorted(str(j) for j in self.lib.glob("*.jar"))])
-        cmd = [java, "-Xms1G", "-Xmx1G", "-XX:+ExitOnOutOfMemoryError", "-XX:+PerfDisableSharedMem"]
+        cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+ExitOnOutOfMemoryError"]
+        cmd.append("-XX:+PerfDisableSharedMem")
         jamm = sorted(self.lib.glob("jamm-*.jar"))
         if jamm:  # exact object sizes for memtable accounting (5.0 falls back to Unsafe)
             cmd.append(f"-javaagent:{jamm[-1]}")
@@ -670,8 +714,7 @@ class CassandraBackend(Backend):
             "cassandra.triggers_dir": self.dir / "triggers",
             "logback.configurationFile": (conf / "logback.xml").as_uri(),
             "cassandra.skip_wait_for_gossip_to_settle": "0",
-            "cassandra.superuser_setup_delay_ms": "0",
-            "cassandra.unsafesystem": "true",
+            "cassandra.superuser_setup_delay_ms": str(self.superuser_setup_delay_ms),
             "cassandra.available_processors": "2",
             "chronicle.analytics.disable": "true",
         }
@@ -710,35 +753,14 @@ class CassandraBackend(Backend):
             raise NodeError(f"port {STORAGE_PORT} on {HOST} (Cassandra's storage port) is taken")
 
         self.ensure_jars()
-        self.write_config(opts.thresholds)
-        cmd = self.java_command()
+        self.write_config(opts.thresholds, opts.commitlog)
         say(
             f"starting Cassandra {self.version} in {self.dir} "
-            f"({opts.thresholds} batch thresholds {'/'.join(THRESHOLDS[opts.thresholds])})"
+            f"({opts.thresholds} batch thresholds {'/'.join(THRESHOLDS[opts.thresholds])}, "
+            f"commitlog_sync {opts.commitlog})"
         )
         began = time.monotonic()
-        with (self.dir / STDOUT_LOG).open("wb") as out:
-            proc = subprocess.Popen(  # fixed argv, no shell
-                cmd,
-                cwd=self.dir,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.pid_file.write_text(f"{proc.pid}\n")
-        (self.dir / INFO_FILE).write_text(
-            json.dumps(
-                {
-                    "version": self.version,
-                    "thresholds": opts.thresholds,
-                    "started": time.time(),
-                    "host": HOST,
-                    "port": CQL_PORT,
-                }
-            )
-            + "\n"
-        )
+        proc = self.launch(opts)
 
         def alive() -> None:
             code = proc.poll()
@@ -762,6 +784,37 @@ class CassandraBackend(Backend):
             f"started in {elapsed:.1f} s"
         )
         return EXIT_OK
+
+    def launch(self, opts: Options) -> subprocess.Popen[bytes]:
+        """Start the JVM on the configured directory (kept as it is); record its pid and info."""
+        cmd = self.java_command(opts.heap)
+        with (self.dir / STDOUT_LOG).open("ab") as out:
+            proc = subprocess.Popen(  # fixed argv, no shell
+                cmd,
+                cwd=self.dir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        LAUNCHED.append(proc)
+        (self.dir / INFO_FILE).write_text(
+            json.dumps(
+                {
+                    "version": self.version,
+                    "thresholds": opts.thresholds,
+                    "commitlog": opts.commitlog,
+                    "heap": opts.heap,
+                    "started": time.time(),
+                    "host": self.host,
+                    "port": CQL_PORT,
+                    "pid": proc.pid,
+                }
+            )
+            + "\n"
+        )
+        return proc
 
     def stop(self, opts: Options) -> int:
         with exclusive_lock(cache_root() / "dbnode.lock"):
@@ -807,6 +860,7 @@ class CassandraBackend(Backend):
         print(f"rss:             {format_bytes(rss_bytes(pid))}")
         print(f"uptime:          {uptime}")
         print(f"batch limits:    {thresholds} {'/'.join(THRESHOLDS.get(thresholds, ()))}")
+        print(f"commitlog_sync:  {info.get('commitlog', '?')}")
         print(f"directory:       {self.dir}")
         return EXIT_OK if version else EXIT_DOWN
 
@@ -827,6 +881,337 @@ class CassandraBackend(Backend):
             if content:
                 print(f"----- last {len(content)} lines of {self.dir / name}", file=sys.stderr)
                 print("\n".join(content), file=sys.stderr)
+
+
+CLUSTER_STATE = "cluster.json"
+CLUSTER_SUPERUSER_DELAY_MS = 2000
+RING_QUERY = "SELECT peer, host_id, tokens FROM system.peers"
+
+
+def balanced_tokens(count: int) -> list[int]:
+    """One Murmur3 token per node, evenly spaced over the ring."""
+    return [-(2**63) + index * (2**64 // count) for index in range(count)]
+
+
+def consecutive_addresses(first: str, count: int) -> list[str]:
+    """``count`` loopback addresses starting at ``first`` (127.0.0.1 -> .1, .2, .3)."""
+    start = ipaddress.IPv4Address(first)
+    addresses = [str(start + index) for index in range(count)]
+    for address in addresses:
+        if not ipaddress.IPv4Address(address).is_loopback:
+            raise NodeError(f"{address} is not a loopback address")
+    return addresses
+
+
+def ring_view(host: str, port: int, timeout: float = 10.0) -> tuple[set[str], bool]:
+    """Ask one node (and only that node) which peers it knows with tokens, and if it is up.
+
+    Returns the addresses of the peers that have a host id and tokens (state NORMAL in the
+    gossip sense) and whether the node itself reports ``bootstrapped = 'COMPLETED'``.
+    """
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import WhiteListRoundRobinPolicy
+
+    driver_log = logging.getLogger("cassandra")
+    saved = driver_log.level, driver_log.propagate
+    driver_log.setLevel(logging.CRITICAL)
+    driver_log.propagate = False
+    cluster = Cluster(
+        [host],
+        port=port,
+        connect_timeout=timeout,
+        control_connection_timeout=timeout,
+        execution_profiles={
+            EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                load_balancing_policy=WhiteListRoundRobinPolicy([host]), request_timeout=timeout
+            )
+        },
+    )
+    try:
+        session = cluster.connect()
+        peers = {
+            str(row.peer)
+            for row in session.execute(RING_QUERY)
+            if row.host_id is not None and row.tokens
+        }
+        local = session.execute("SELECT bootstrapped FROM system.local").one()
+        return peers, bool(local) and local.bootstrapped == "COMPLETED"
+    except Exception as exc:  # the driver raises many unrelated types; all mean "not ready"
+        raise NodeError(f"{host}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        cluster.shutdown()
+        driver_log.setLevel(saved[0])
+        driver_log.propagate = saved[1]
+
+
+def ring_ready(hosts: Sequence[str], port: int) -> str | None:
+    """None when every node answers CQL, is bootstrapped and sees all others with tokens
+    (what ``nodetool status`` shows as UN everywhere); else the first reason it is not."""
+    for host in hosts:
+        if not port_open(host, port):
+            return f"{host}:{port} refuses connections"
+        try:
+            peers, bootstrapped = ring_view(host, port)
+        except NodeError as exc:
+            return str(exc)
+        if not bootstrapped:
+            return f"{host} is not bootstrapped yet"
+        missing = set(hosts) - {host} - peers
+        if missing:
+            return f"{host} does not see {sorted(missing)} as normal ring members yet"
+    return None
+
+
+def wait_for_ring(
+    hosts: Sequence[str], port: int, timeout: float, alive: Callable[[], None] | None = None
+) -> None:
+    """Poll :func:`ring_ready` until it holds (or raise ``NodeError`` after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if alive is not None:
+            alive()
+        reason = ring_ready(hosts, port)
+        if reason is None:
+            return
+        if time.monotonic() >= deadline:
+            raise NodeError(f"ring not ready after {timeout:.0f} s ({reason})")
+        time.sleep(1.0)
+
+
+class ClusterBackend(Backend):
+    """Several local Cassandra nodes on consecutive loopback addresses, one directory each.
+
+    Every node uses the same ports on its own address (127.0.0.1, .2, .3 by default), is a
+    seed, and owns one balanced token. Nodes start one after another; the cluster is ready when
+    every node answers CQL and sees every other one as a normal ring member. The state file
+    ``<dir>/cluster.json`` records each node's address, directory and pid: ``stop`` stops
+    exactly those processes, and the cluster tests read it to kill, pause and restart nodes.
+    """
+
+    def __init__(self, cluster_dir: Path, first_address: str, nodes: int) -> None:
+        self.dir = cluster_dir
+        self.count = nodes
+        self.first_address = first_address
+        self.state_file = cluster_dir / CLUSTER_STATE
+
+    # ---- state
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.state_file.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def hosts(self) -> list[str]:
+        recorded = self.state().get("hosts")
+        if recorded:
+            return [str(host) for host in recorded]
+        return consecutive_addresses(self.first_address, self.count)
+
+    def node(self, index: int, host: str | None = None) -> CassandraBackend:
+        host = host or self.hosts()[index]
+        return CassandraBackend(self.dir / f"node{index + 1}", host, CLUSTER_SUPERUSER_DELAY_MS)
+
+    def nodes(self) -> list[CassandraBackend]:
+        return [self.node(index) for index in range(len(self.hosts()))]
+
+    def options(self) -> Options:
+        state = self.state()
+        return Options(
+            timeout=DEFAULT_TIMEOUT,
+            thresholds=str(state.get("thresholds", "scylla")),
+            lines=50,
+            keep_data=True,
+            commitlog=str(state.get("commitlog", "batch")),
+            heap=str(state.get("heap", "768M")),
+        )
+
+    def write_state(self, opts: Options, hosts: Sequence[str]) -> None:
+        nodes = []
+        for index, host in enumerate(hosts):
+            node = self.node(index, host)
+            nodes.append({"host": host, "dir": str(node.dir), "pid": node.recorded_pid()})
+        state = {
+            "hosts": list(hosts),
+            "port": CQL_PORT,
+            "nodes": nodes,
+            "thresholds": opts.thresholds,
+            "commitlog": opts.commitlog,
+            "heap": opts.heap,
+            "started": self.state().get("started", time.time()),
+        }
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(self.state_file)
+
+    def running(self) -> dict[int, list[int]]:
+        """Node index -> live pids of that node's directory."""
+        found: dict[int, list[int]] = {}
+        for index, node in enumerate(self.nodes()):
+            pids = node.running_pids()
+            if pids:
+                found[index] = pids
+        return found
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive_lock(self.dir.with_name(self.dir.name + ".lock"))
+
+    # ---- commands
+
+    def start(self, opts: Options) -> int:
+        with self.lock():
+            return self._start(opts)
+
+    def _start(self, opts: Options) -> int:
+        hosts = consecutive_addresses(self.first_address, self.count)
+        if self.running():
+            if self.hosts() != hosts:
+                raise NodeError(f"a cluster on {self.hosts()} is running from {self.dir}")
+            say(f"a cluster started by dbnode is running on {hosts}; checking the ring")
+            wait_for_ring(hosts, CQL_PORT, opts.timeout)
+            say(f"ready: {len(hosts)} nodes on {', '.join(hosts)} (already running)")
+            return EXIT_OK
+        for host in hosts:
+            for port in (CQL_PORT, STORAGE_PORT):
+                if port_open(host, port):
+                    raise NodeError(f"port {port} on {host} is taken: choose another address")
+        if self.dir.exists():
+            if not (self.dir / OWNER_MARK).is_file() and any(self.dir.iterdir()):
+                raise NodeError(f"{self.dir} was not made by dbnode: not using it")
+            shutil.rmtree(self.dir)
+        self.dir.mkdir(parents=True)
+        (self.dir / OWNER_MARK).write_text("made by tools/dbnode.py; `dbnode.py stop` removes it\n")
+        self.state_file.unlink(missing_ok=True)
+        first = CassandraBackend(self.dir / "node1", hosts[0])
+        first.ensure_jars()
+        tokens = balanced_tokens(len(hosts))
+        say(
+            f"starting a {len(hosts)}-node Cassandra {first.version} cluster on "
+            f"{', '.join(hosts)} in {self.dir} (heap {opts.heap} each, "
+            f"commitlog_sync {opts.commitlog})"
+        )
+        began = time.monotonic()
+        procs: list[subprocess.Popen[bytes]] = []
+
+        def alive() -> None:
+            for proc in procs:
+                code = proc.poll()
+                if code is not None:
+                    raise NodeError(f"the Cassandra process {proc.pid} exited with code {code}")
+
+        try:
+            for index, host in enumerate(hosts):
+                node = self.node(index, host)
+                node.write_config(opts.thresholds, opts.commitlog, hosts, tokens[index])
+                procs.append(node.launch(opts))
+                self.write_state(opts, hosts)
+                version = wait_for_cql([host], CQL_PORT, opts.timeout, alive)
+                say(f"node {index + 1} ({host}, pid {procs[-1].pid}) answers CQL {version}")
+            wait_for_ring(hosts, CQL_PORT, opts.timeout, alive)
+        except (NodeError, KeyboardInterrupt) as exc:
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            say(f"start failed: {reason}")
+            for index in range(len(procs)):
+                self.node(index).print_log_tail(40)
+            for proc in procs:
+                with contextlib.suppress(NodeError):
+                    terminate(proc.pid, 10.0)
+            say(f"the nodes' files are kept in {self.dir} (`stop --nodes N` removes them)")
+            raise NodeError("the cluster did not become ready") from None
+        say(
+            f"ready: {len(hosts)} nodes up and normal on {', '.join(hosts)} port {CQL_PORT} "
+            f"(pids {' '.join(str(p.pid) for p in procs)}), started in "
+            f"{time.monotonic() - began:.1f} s"
+        )
+        return EXIT_OK
+
+    def restart_node(self, index: int, timeout: float = DEFAULT_TIMEOUT) -> int:
+        """Start node ``index`` again on its existing data (after a kill); returns its pid once
+        it answers CQL. Used by the cluster tests."""
+        return self.restart_nodes([index], timeout)[0]
+
+    def restart_nodes(self, indices: Sequence[int], timeout: float = DEFAULT_TIMEOUT) -> list[int]:
+        """Start several stopped nodes again, all at once (their data and tokens are already
+        there, so nothing joins or bootstraps); returns their pids once each answers CQL."""
+        with self.lock():
+            opts = self.options()
+            launched = []
+            for index in indices:
+                node = self.node(index)
+                if node.running_pids():
+                    raise NodeError(f"node {index + 1} is still running")
+                launched.append((index, node, node.launch(opts)))
+            self.write_state(opts, self.hosts())
+        for index, node, proc in launched:
+
+            def alive(index: int = index, proc: subprocess.Popen[bytes] = proc) -> None:
+                code = proc.poll()
+                if code is not None:
+                    raise NodeError(f"node {index + 1} exited with code {code}")
+
+            wait_for_cql([node.host], CQL_PORT, timeout, alive)
+        return [proc.pid for _, _, proc in launched]
+
+    def stop(self, opts: Options) -> int:
+        with self.lock():
+            running = self.running()
+            for index, pids in sorted(running.items()):
+                for pid in pids:
+                    say(f"stopping node {index + 1} ({self.hosts()[index]}), pid {pid} (SIGTERM)")
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGCONT)  # a paused node cannot handle SIGTERM
+                    began = time.monotonic()
+                    terminate(pid, STOP_TIMEOUT)
+                    say(f"pid {pid} ended after {time.monotonic() - began:.1f} s")
+            if not running:
+                say(f"no cluster node started by dbnode from {self.dir} is running")
+            if opts.keep_data:
+                say(f"kept {self.dir}")
+            elif self.dir.exists():
+                if not (self.dir / OWNER_MARK).is_file():
+                    raise NodeError(f"{self.dir} was not made by dbnode: not removing it")
+                shutil.rmtree(self.dir)
+                say(f"removed {self.dir}")
+        return EXIT_OK
+
+    def status(self, opts: Options) -> int:
+        hosts = self.hosts()
+        running = self.running()
+        if not running and not self.state_file.exists():
+            say(f"down: no cluster started by dbnode in {self.dir}")
+            return EXIT_DOWN
+        state = self.state()
+        print("backend:         local Apache Cassandra cluster (tools/dbnode.py)")
+        print(f"directory:       {self.dir}")
+        print(f"commitlog_sync:  {state.get('commitlog', '?')}   heap: {state.get('heap', '?')}")
+        all_up = True
+        for index, host in enumerate(hosts):
+            pids = running.get(index, [])
+            version = try_release_version(host, CQL_PORT) if pids else None
+            try:
+                peers, _ = ring_view(host, CQL_PORT) if version else (set(), False)
+            except NodeError:
+                peers = set()
+            up = bool(version) and set(hosts) - {host} <= peers
+            all_up = all_up and up
+            pid = pids[0] if pids else None
+            state_text = "UN" if up else ("up" if version else "DN")
+            print(
+                f"node {index + 1}: {state_text}  {host}:{CQL_PORT}"
+                f"  pid {pid or '-'}  rss {format_bytes(rss_bytes(pid) if pid else None)}"
+                f"  release {version or '-'}  sees {len(peers)} peer(s)"
+            )
+        return EXIT_OK if all_up else EXIT_DOWN
+
+    def logs(self, opts: Options) -> int:
+        status = EXIT_FAIL
+        for node in self.nodes():
+            lines = tail(node.dir / SYSTEM_LOG, opts.lines)
+            if lines:
+                print(f"----- {node.host}: {node.dir / SYSTEM_LOG}")
+                print("\n".join(lines))
+                status = EXIT_OK
+        return status
 
 
 def pinned_version() -> str:
@@ -850,23 +1235,41 @@ def find_java() -> str:
     return java
 
 
-def cassandra_yaml(node_dir: Path, thresholds: str) -> str:
-    """A single-node, small-machine cassandra.yaml (Cassandra 5.0 option names)."""
+def cassandra_yaml(
+    node_dir: Path,
+    thresholds: str,
+    *,
+    host: str = HOST,
+    seeds: Sequence[str] = (HOST,),
+    initial_token: int = 0,
+    commitlog: str = "periodic",
+) -> str:
+    """A small-machine cassandra.yaml (Cassandra 5.0 option names) for one node.
+
+    ``commitlog`` is ``periodic`` (fsync every 10 s: a crash may lose the last ~10 s of
+    acknowledged writes on this node) or ``batch`` (fsync before acknowledging: nothing
+    acknowledged is lost).
+    """
     warn, fail = THRESHOLDS[thresholds]
     data = node_dir / "data"
+    seed_list = ",".join(f"{seed}:{STORAGE_PORT}" for seed in seeds)
+    if commitlog == "batch":
+        sync = "commitlog_sync: batch"
+    else:
+        sync = "commitlog_sync: periodic\ncommitlog_sync_period: 10000ms"
     return f"""\
 # Written by tools/dbnode.py for one throw-away test node; `dbnode.py stop` deletes it.
 cluster_name: {CLUSTER_NAME}
 num_tokens: 1
-initial_token: 0
+initial_token: {initial_token}
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
 endpoint_snitch: SimpleSnitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "{HOST}:{STORAGE_PORT}"
-listen_address: {HOST}
-rpc_address: {HOST}
+      - seeds: "{seed_list}"
+listen_address: {host}
+rpc_address: {host}
 storage_port: {STORAGE_PORT}
 native_transport_port: {CQL_PORT}
 start_native_transport: true
@@ -879,8 +1282,7 @@ commitlog_directory: {data / "commitlog"}
 saved_caches_directory: {data / "saved_caches"}
 hints_directory: {data / "hints"}
 cdc_raw_directory: {data / "cdc_raw"}
-commitlog_sync: periodic
-commitlog_sync_period: 10000ms
+{sync}
 disk_access_mode: standard
 auto_snapshot: false
 
@@ -942,12 +1344,24 @@ def logback_xml(log_file: Path) -> str:
 # --------------------------------------------------------------------------- CLI
 
 
-def choose_backend(forced: str, command: str) -> Backend:
+def cluster_backend(nodes: int = 3, first_address: str | None = None) -> ClusterBackend:
+    """The local cluster of ``nodes`` nodes (directory and first address from the environment)."""
+    cluster_dir = Path(os.environ.get("SCYLLABATCH_CLUSTER_DIR") or REPO_ROOT / ".dbcluster")
+    first = first_address or os.environ.get("SCYLLABATCH_CLUSTER_FIRST_ADDRESS") or HOST
+    return ClusterBackend(cluster_dir.resolve(), first, nodes)
+
+
+def choose_backend(
+    forced: str, command: str, nodes: int = 1, first_address: str | None = None
+) -> Backend:
     """Pick the backend: forced by option/env, else external > running local > docker > local.
 
     A local node that is running (or, for ``stop``/``logs``, left its directory behind) is
-    managed even where a Docker engine has appeared since it was started.
+    managed even where a Docker engine has appeared since it was started. ``nodes`` above one
+    always means the local multi-node Cassandra cluster.
     """
+    if nodes > 1:
+        return cluster_backend(nodes, first_address)
     node_dir = Path(os.environ.get("SCYLLABATCH_NODE_DIR") or REPO_ROOT / ".dbnode").resolve()
     hosts = [h.strip() for h in os.environ.get("SCYLLABATCH_HOSTS", "").split(",") if h.strip()]
     port = int(os.environ.get("SCYLLABATCH_PORT") or CQL_PORT)
@@ -991,25 +1405,63 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=float(os.environ.get("SCYLLABATCH_NODE_TIMEOUT") or DEFAULT_TIMEOUT),
         help=f"seconds to wait for readiness (default {DEFAULT_TIMEOUT:.0f})",
     )
+    start.add_argument(
+        "--commitlog",
+        choices=("periodic", "batch"),
+        default=None,
+        help="commitlog_sync: periodic (fsync every 10 s; default for one node) or batch (fsync "
+        "before acknowledging; default for a cluster, which the fault tests use)",
+    )
+    start.add_argument(
+        "--heap",
+        default=None,
+        help="JVM heap per node (default 1G for one node, 768M in a cluster)",
+    )
     stop = sub.add_parser("stop", help="stop the database and delete its data")
     stop.add_argument("--keep-data", action="store_true", help="keep the node directory")
-    sub.add_parser("status", help="is it up? pid, memory, release version (exit 3 if down)")
+    status = sub.add_parser(
+        "status", help="is it up? pid, memory, release version (exit 3 if down)"
+    )
     logs = sub.add_parser("logs", help="print the end of the node's log")
     logs.add_argument("-n", "--lines", type=int, default=50, help="how many lines (default 50)")
+    hosts = sub.add_parser(
+        "hosts", help="print the cluster's addresses, comma-separated (SCYLLABATCH_CLUSTER_HOSTS)"
+    )
+    for command in (start, stop, status, logs, hosts):
+        command.add_argument(
+            "--nodes",
+            type=int,
+            default=1,
+            help="1 (default): the single node; more: a local cluster of that many nodes on "
+            "consecutive loopback addresses (directory SCYLLABATCH_CLUSTER_DIR, default "
+            "<repo>/.dbcluster)",
+        )
+        command.add_argument(
+            "--first-address",
+            default=None,
+            help="the cluster's first node address (default 127.0.0.1, or "
+            "SCYLLABATCH_CLUSTER_FIRST_ADDRESS)",
+        )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run one subcommand and return its exit code."""
     args = parse_args(argv)
+    nodes = max(1, args.nodes)
     opts = Options(
         timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
         thresholds="cassandra" if getattr(args, "cassandra_thresholds", False) else "scylla",
         lines=getattr(args, "lines", 50),
         keep_data=getattr(args, "keep_data", False),
+        commitlog=getattr(args, "commitlog", None) or ("batch" if nodes > 1 else "periodic"),
+        heap=getattr(args, "heap", None) or ("768M" if nodes > 1 else "1G"),
     )
     try:
-        backend = choose_backend(args.backend, args.command)
+        if args.command == "hosts":
+            print(",".join(cluster_backend(nodes, args.first_address).hosts()))
+            return EXIT_OK
+        backend = choose_backend(args.backend, args.command, nodes, args.first_address)
         return getattr(backend, args.command)(opts)
     except NodeError as exc:
         say(f"error: {exc}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Collection, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,13 @@ from scyllabatch._core.items import StoredRow, from_micros
 from scyllabatch._core.planner import CallPlan, StatementIds, write_requests
 from scyllabatch._core.reads import Reader, decode_values
 from scyllabatch._core.requests import Command, Execute, Failure, Outcome, Request, Rows, Sleep
-from scyllabatch._core.retry import WriteKind, category, is_retryable, will_be_applied
+from scyllabatch._core.retry import (
+    WriteKind,
+    WriteOutcome,
+    category,
+    is_retryable,
+    write_outcome,
+)
 from scyllabatch.config import BatchLimits, RetryPolicy
 from scyllabatch.errors import StoreError, partial_write_error_class
 from scyllabatch.ops import BatchType, Item
@@ -105,8 +111,14 @@ def _execute(
     on_rows: Callable[[Request, Rows], Sequence[Request]],
     *,
     fail_fast: bool,
+    ambiguous: set[int] | None = None,
 ) -> Generator[Command, Any, list[tuple[Request, Failure]]]:
-    """Run requests (and their follow-ups) to completion, retrying what is safe to retry."""
+    """Run requests (and their follow-ups) to completion, retrying what is safe to retry.
+
+    ``ambiguous`` (if given) collects ``id(request)`` of every write request that failed at
+    least once with an error that leaves its outcome unknown, even when a later attempt failed
+    with an error that says "not applied": the earlier attempt may still have been applied.
+    """
     pending: list[tuple[Request, int]] = [(request, 0) for request in initial]
     failures: list[tuple[Request, Failure]] = []
     while pending:
@@ -120,6 +132,12 @@ def _execute(
                 follow.extend((r, 0) for r in on_rows(request, outcome))
                 continue
             ctx.stats.error_kinds.append(outcome.kind.value)
+            if (
+                ambiguous is not None
+                and request.is_write
+                and write_outcome(outcome.kind) is WriteOutcome.UNKNOWN
+            ):
+                ambiguous.add(id(request))
             if attempt < ctx.retry.max_retries and is_retryable(outcome.kind, _write_kind(request)):
                 retry.append((request, attempt + 1))
             else:
@@ -213,52 +231,83 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
     requests, registry = write_requests(
         plan, created, refreshes, ctx.registered, ctx.limits, ctx.statement_ids, ctx.writes
     )
+    # A namespace counts as registered once every registry request it needs (its own row and its
+    # root's row, possibly in different requests) has succeeded.
     registry_names = {id(request): names for request, names in registry}
+    needed: dict[str, int] = {}
+    for _, names in registry:
+        for name in names:
+            needed[name] = needed.get(name, 0) + 1
     requests.extend(request for request, _ in registry)
     if not requests:
         return results
 
     def on_written(request: Request, _page: Rows) -> Sequence[Request]:
-        ctx.registered.update(registry_names.get(id(request), ()))
+        for name in registry_names.get(id(request), ()):
+            needed[name] -= 1
+            if not needed[name]:
+                ctx.registered.add(name)
         return ()
 
-    failures = yield from _execute(requests, ctx, on_written, fail_fast=False)
+    ambiguous: set[int] = set()
+    failures = yield from _execute(requests, ctx, on_written, fail_fast=False, ambiguous=ambiguous)
     if failures:
-        _raise_write_failure(plan, requests, failures)
+        _raise_write_failure(plan, requests, failures, ambiguous)
     return results
 
 
 def _raise_write_failure(
-    plan: CallPlan, requests: Sequence[Request], failures: Sequence[tuple[Request, Failure]]
+    plan: CallPlan,
+    requests: Sequence[Request],
+    failures: Sequence[tuple[Request, Failure]],
+    ambiguous: Collection[int] = (),
 ) -> None:
+    """Raise the call's error, sorting its write ops into applied / not applied / unknown.
+
+    An op is *not applied* only when the server said so for every attempt of a failed request
+    serving it; *unknown* when any attempt timed out or lost its connection (the server may have
+    applied it); *applied* otherwise (its requests succeeded, or a logged batch reached the
+    batchlog). An op served by several failed requests (its data write and a namespace
+    registration) takes the least favourable state: not applied, then unknown.
+    """
     write_indices = {i for w in plan.writes for i in w.op_indices}
     lost: set[int] = set()
+    unsure: set[int] = set()
     eventually: set[int] = set()
     for request, failure in failures:
-        if will_be_applied(failure.kind):
+        outcome = write_outcome(failure.kind)
+        if outcome is WriteOutcome.NOT_APPLIED and id(request) in ambiguous:
+            outcome = WriteOutcome.UNKNOWN  # an earlier attempt may have been applied
+        if outcome is WriteOutcome.WILL_BE_APPLIED:
             eventually.update(request.op_indices)
+        elif outcome is WriteOutcome.UNKNOWN:
+            unsure.update(request.op_indices)
         else:
             lost.update(request.op_indices)
     not_applied = tuple(sorted(lost & write_indices))
-    applied = tuple(sorted(write_indices - lost))
+    unknown = tuple(sorted((unsure - lost) & write_indices))
+    applied = tuple(sorted(write_indices - lost - unsure))
     request, failure = failures[0]
     error_class: type[StoreError] = category(failure.kind)
-    if applied and not_applied:
+    if sum(1 for group in (applied, not_applied, unknown) if group) > 1:
         error_class = partial_write_error_class(error_class)
     detail = f"{type(failure.error).__name__}: {failure.error}"
     note = ""
-    if eventually - lost:
+    if eventually - lost - unsure:
         note = (
             " The logged batch reached the batchlog and will be applied by the server; it was "
             "not re-sent."
         )
     error = error_class(
         f"{len(failures)} of {len(requests)} write requests failed ({detail}). "
-        f"Applied op indices: {list(applied)}; not applied: {list(not_applied)}.{note} "
+        f"Applied op indices: {list(applied)}; not applied: {list(not_applied)}; "
+        f"unknown outcome (timed out or connection lost; may have been applied): "
+        f"{list(unknown)}.{note} "
         "Re-running the same call is safe: puts and deletes are idempotent."
     )
     error.applied = applied
     error.not_applied = not_applied
+    error.unknown = unknown
     raise error from failure.error
 
 

@@ -25,7 +25,7 @@ from scyllabatch._core.reads import (
     SearchReader,
 )
 from scyllabatch._core.requests import Consistency, EncodedStatements, Query, Request
-from scyllabatch._core.schema import ROOTS_PARTITION, Statement
+from scyllabatch._core.schema import Statement, bucket_key, root_bucket
 from scyllabatch._core.validation import GetRead, ListRead, NormalizedOp, PutWrite, SearchRead
 from scyllabatch._impl import writes as selected_writes
 from scyllabatch._pure.writes import STATEMENT_OVERHEAD_BYTES
@@ -60,6 +60,8 @@ class CallPlan:
     chunks: list[list[MergedWrite]] = field(default_factory=list)
     writes: list[MergedWrite] = field(default_factory=list)
     op_kinds: dict[str, int] = field(default_factory=dict)
+    # The replica grouping the plan was made with; namespace registration groups by it too.
+    replica_group: Callable[[Any], Hashable] = str
 
     @property
     def readers(self) -> list[Reader]:
@@ -115,6 +117,7 @@ def plan_call(
         timestamp_us=timestamp_us,
         created_at_mode=created_at_mode,
     )
+    plan.replica_group = replica_group
     gets_by_partition: dict[str, list[GetRead]] = {}
     for op in ops:
         kind = _OP_NAMES[type(op)]
@@ -349,38 +352,94 @@ def _registry_requests(
 ) -> list[tuple[Request, list[str]]]:
     """Register namespaces written by this call that this store has not registered before.
 
-    Every request carries the root's row together with its namespaces' rows, so a namespace is
-    remembered as registered (after its request succeeded) only once its root is registered too:
-    a root missing after a partial failure would hide the namespace from unprefixed listings.
-    Requests are split like data writes (count and bytes, below the warn thresholds).
+    Two kinds of rows: the namespace's row (``namespaces``, partition = its first label) and
+    its root's row (``namespace_roots``, partition = the root's hash bucket). Rows are grouped
+    like data writes: partitions of one replica group share an unlogged batch (so its
+    coordinator is a replica of all of them), within the per-batch partition, count and byte
+    bounds. 100 new namespaces on a 3-node RF=3 ring take about as many requests as their data
+    writes, spread over the replicas, not 100 requests to one root partition's owner.
+
+    Each request is paired with every namespace that needs it; the engine remembers a namespace
+    as registered only once all of its requests (its own row and its root's row) succeeded: a
+    root missing after a partial failure would hide the namespace from unprefixed listings.
     """
     timestamp = plan.timestamp_us
-    by_root: dict[str, dict[str, list[int]]] = {}
+    op_indices: dict[str, list[int]] = {}
+    under_root: dict[str, list[str]] = {}
     for write in plan.writes:
         put = write.put
         if put.encoded is None or put.partition in registered:
             continue
-        by_root.setdefault(put.namespace[0], {}).setdefault(put.partition, []).extend(
-            write.op_indices
+        if put.partition not in op_indices:
+            op_indices[put.partition] = []
+            under_root.setdefault(put.namespace[0], []).append(put.partition)
+        op_indices[put.partition].extend(write.op_indices)
+    if not op_indices:
+        return []
+
+    def group_of(key: str | bytes) -> Hashable:
+        try:
+            return plan.replica_group(key)
+        except Exception:  # a grouping that only knows text keys: the key is its own group
+            return key
+
+    # partition -> its rows, each with the namespaces that depend on it; and its estimated size
+    rows_of: dict[tuple[str, Any], list[tuple[Query, list[str]]]] = {}
+    size_of: dict[tuple[str, Any], int] = {}
+    group_partitions: dict[Hashable, list[tuple[str, Any]]] = {}
+
+    def add(partition: tuple[str, Any], group: Hashable, query: Query, names: list[str]) -> None:
+        if partition not in rows_of:
+            rows_of[partition] = []
+            size_of[partition] = 0
+            group_partitions.setdefault(group, []).append(partition)
+        rows_of[partition].append((query, names))
+        size_of[partition] += STATEMENT_OVERHEAD_BYTES + sum(
+            len(str(param).encode("utf-8")) for param in query.params[:2]
         )
-    max_names = max(1, min(limits.max_ops, limits.warn_ops) - 1)
+
+    for root, new_names in under_root.items():
+        bucket = root_bucket(root)
+        root_row = Query(Statement.REGISTER_ROOT, (bucket, root, timestamp))
+        add(("roots", bucket), group_of(bucket_key(bucket)), root_row, new_names)
+        for name in new_names:
+            name_row = Query(Statement.REGISTER_NAMESPACE, (root, name, timestamp))
+            add(("namespaces", root), group_of(root), name_row, [name])
+
+    max_ops = min(limits.max_ops, limits.warn_ops)
     max_bytes = min(limits.max_bytes, limits.warn_bytes)
     pairs: list[tuple[Request, list[str]]] = []
-    for root, partitions in by_root.items():
-        root_bytes = 2 * len(root.encode("utf-8")) + STATEMENT_OVERHEAD_BYTES
-        chunks: list[list[str]] = [[]]
-        size = root_bytes
-        for name in partitions:
-            estimated = len(root.encode("utf-8")) + len(name.encode("utf-8"))
-            estimated += STATEMENT_OVERHEAD_BYTES
-            if chunks[-1] and (len(chunks[-1]) >= max_names or size + estimated > max_bytes):
-                chunks.append([])
-                size = root_bytes
-            chunks[-1].append(name)
-            size += estimated
-        for names in chunks:
-            queries = [Query(Statement.REGISTER_ROOT, (ROOTS_PARTITION, root, timestamp))]
-            queries += [Query(Statement.REGISTER_NAMESPACE, (root, n, timestamp)) for n in names]
-            indices = sorted({i for n in names for i in partitions[n]})
-            pairs.append((_request(queries, BatchType.UNLOGGED, indices, 0, internal=True), names))
+    queries: list[Query] = []
+    names: list[str] = []
+
+    def emit() -> None:
+        unique = list(dict.fromkeys(names))
+        indices = sorted({i for name in unique for i in op_indices[name]})
+        request = _request(queries, BatchType.UNLOGGED, indices, 0, internal=True)
+        pairs.append((request, unique))
+        queries.clear()
+        names.clear()
+
+    for members in group_partitions.values():
+        size = count = 0
+        for partition in members:
+            rows = rows_of[partition]
+            fits = (
+                count < limits.max_partitions_per_batch
+                and len(queries) + len(rows) <= max_ops
+                and size + size_of[partition] <= max_bytes
+            )
+            if queries and not fits:
+                emit()
+                size = count = 0
+            count += 1
+            for query, dependents in rows:
+                if len(queries) >= max_ops:  # a partition too large on its own is split
+                    emit()
+                    size, count = 0, 1
+                queries.append(query)
+                names.extend(dependents)
+            size += size_of[partition]
+        if queries:
+            emit()
     return pairs

@@ -16,7 +16,7 @@ from scyllabatch._codec_errors import DecodeError
 from scyllabatch._core.filters import matches
 from scyllabatch._core.items import StoredRow, from_micros
 from scyllabatch._core.requests import Consistency, Query, Request, Rows
-from scyllabatch._core.schema import ROOTS_PARTITION, Statement
+from scyllabatch._core.schema import ROOT_BUCKETS, Statement
 from scyllabatch._core.validation import NAMESPACE_SEPARATOR, GetRead, ListRead, SearchRead
 from scyllabatch.errors import StoreQueryError
 from scyllabatch.ops import SearchItem
@@ -142,13 +142,17 @@ def namespace_of(text: str) -> tuple[str, ...]:
 def registry_requests(prefix: tuple[str, ...], op_index: int, page_size: int) -> list[Request]:
     """Requests listing every registered namespace equal to or under ``prefix``.
 
-    An empty prefix lists the roots first (see :meth:`RegistryWalk.feed`). Prefixes of two or more
+    An empty prefix lists the roots first, one request per roots bucket (see
+    :meth:`RegistryWalk.feed`). Prefixes of two or more
     labels become two exact clustering ranges: the namespace itself, and ``prefix + '.'`` up to
     ``prefix + '/'`` (``/`` sorts right after ``.``), so ``("a", "b")`` never sees ``("a", "bc")``.
     """
     indices = (op_index,)
     if not prefix:
-        return [read_request(Statement.LIST_ROOTS, (ROOTS_PARTITION,), indices, page_size)]
+        return [
+            read_request(Statement.LIST_ROOTS, (bucket,), indices, page_size)
+            for bucket in range(ROOT_BUCKETS)
+        ]
     root = prefix[0]
     if len(prefix) == 1:
         return [read_request(Statement.LIST_UNDER_ROOT, (root,), indices, page_size)]
@@ -166,6 +170,7 @@ class RegistryWalk:
         self.prefix = prefix
         self.op_index = op_index
         self.page_size = page_size
+        self.roots_seen: set[str] = set()  # a root may sit in two buckets (old and new layout)
 
     def start(self) -> list[Request]:
         return registry_requests(self.prefix, self.op_index, self.page_size)
@@ -176,6 +181,9 @@ class RegistryWalk:
         found: list[str] = []
         if request.queries[0].statement is Statement.LIST_ROOTS:
             for (root,) in page.rows:
+                if root in self.roots_seen:
+                    continue
+                self.roots_seen.add(root)
                 follow.append(
                     read_request(
                         Statement.LIST_UNDER_ROOT, (root,), (self.op_index,), self.page_size

@@ -103,9 +103,47 @@ def category(kind: ErrorKind) -> type[StoreError]:
     return _CATEGORY.get(kind, StoreQueryError)
 
 
+class WriteOutcome(enum.Enum):
+    """What a failed write's error says about whether the server applied it."""
+
+    NOT_APPLIED = "not_applied"  # the server said so: nothing of this request was applied
+    UNKNOWN = "unknown"  # ambiguous: some, all or none of it may have been applied
+    WILL_BE_APPLIED = "will_be_applied"  # in the batchlog: the server finishes it
+
+
+# Errors after which the server may have applied the write (or part of it): the coordinator or
+# the client gave up waiting, or the connection went away with the request in flight.
+_AMBIGUOUS = frozenset(
+    {
+        ErrorKind.WRITE_TIMEOUT_SIMPLE,
+        ErrorKind.WRITE_TIMEOUT_UNLOGGED_BATCH,
+        ErrorKind.WRITE_TIMEOUT_OTHER,
+        ErrorKind.CLIENT_TIMEOUT,
+        ErrorKind.CONNECTION,
+        ErrorKind.WRITE_FAILURE,  # some replicas may have applied it before others failed
+        ErrorKind.OTHER,  # an error we do not know: assume nothing about the outcome
+    }
+)
+
+
+def write_outcome(kind: ErrorKind) -> WriteOutcome:
+    """What a write that failed with ``kind`` left behind on the server.
+
+    ``Unavailable``, ``Overloaded``, ``IsBootstrapping``, a batchlog write timeout and the
+    request errors (invalid, syntax, auth) are decided before anything is written: not applied.
+    A ``WriteTimeout`` of type ``BATCH`` reached the batchlog, which replays it: it will be
+    applied. Timeouts, lost connections and write failures are ambiguous: unknown.
+    """
+    if kind is ErrorKind.WRITE_TIMEOUT_BATCH:
+        return WriteOutcome.WILL_BE_APPLIED
+    if kind in _AMBIGUOUS:
+        return WriteOutcome.UNKNOWN
+    return WriteOutcome.NOT_APPLIED
+
+
 def will_be_applied(kind: ErrorKind) -> bool:
     """Whether a write that failed with ``kind`` is nevertheless applied by the server later.
 
     A ``WriteTimeout`` of type ``BATCH`` means the batch reached the batchlog, which replays it.
     """
-    return kind is ErrorKind.WRITE_TIMEOUT_BATCH
+    return write_outcome(kind) is WriteOutcome.WILL_BE_APPLIED

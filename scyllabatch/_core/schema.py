@@ -9,13 +9,17 @@ TTL in seconds so reads can re-apply it.
 
 The namespace registry makes listing and prefix search cheap without scanning items:
 ``namespaces`` is partitioned by a namespace's first label and clustered by its full path, so every
-namespace under a prefix is one clustering range of one partition; ``namespace_roots`` is one
-small partition listing the first labels, used only when the prefix is empty.
+namespace under a prefix is one clustering range of one partition; ``namespace_roots`` lists the
+first labels, used only when the prefix is empty. A root's row lives in one of
+``ROOT_BUCKETS`` small partitions, chosen by a hash of the root, so registering many new roots
+does not send every write to the replicas of a single partition; listing reads every bucket.
 """
 
 from __future__ import annotations
 
 import enum
+import struct
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +30,21 @@ from scyllabatch.errors import StoreValidationError
 ITEMS = "items"
 NAMESPACES = "namespaces"
 ROOTS = "namespace_roots"
-ROOTS_PARTITION = 0
+ROOT_BUCKETS = 8
+"""Partitions of ``namespace_roots`` (``bucket`` 0..7). Older versions wrote every root to
+bucket 0, which listing still reads."""
+
+
+def root_bucket(root: str) -> int:
+    """The ``namespace_roots`` partition of ``root``: a stable hash, the same in every process."""
+    return zlib.crc32(root.encode("utf-8")) % ROOT_BUCKETS
+
+
+def bucket_key(bucket: int) -> bytes:
+    """The serialized partition key of a ``namespace_roots`` bucket (a CQL ``int``), for
+    token-aware grouping."""
+    return struct.pack(">i", bucket)
+
 
 ITEM_COLUMNS = "key, value, created_at, updated_at, ttl, WRITETIME(value)"
 

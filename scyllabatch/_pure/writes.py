@@ -210,10 +210,7 @@ class MergedWrite:
     def _size(self) -> int:
         encoded_size: int = self.put.encoded_size
         return (
-            encoded_size
-            + len(self.key_utf8)
-            + len(self.partition_utf8)
-            + STATEMENT_OVERHEAD_BYTES
+            encoded_size + len(self.key_utf8) + len(self.partition_utf8) + STATEMENT_OVERHEAD_BYTES
         )
 
     def row(self, created_us: int) -> tuple[bytes, bytes, bytes | None, int, int]:

@@ -112,9 +112,20 @@ def test_driver_never_retries_behind_the_sdk(store: Store) -> None:
     assert batch.retry_policy is NO_DRIVER_RETRIES
     profile = store.session.cluster.profile_manager.profiles[store._profile]
     assert profile.retry_policy is NO_DRIVER_RETRIES
-    assert profile.speculative_execution_policy is None or not hasattr(
-        profile.speculative_execution_policy, "delay"
+    # The driver's one kind of re-send: speculative execution, which it applies only to
+    # statements marked idempotent. Counter and conditional writes are not marked.
+    assert profile.speculative_execution_policy.delay == store.config.speculative_delay
+    assert single.is_idempotent
+    assert batch.is_idempotent
+    not_idempotent = statements.build(
+        Request((Query(Statement.DELETE, (1, "a", "b")),), Consistency.WRITE, False)
     )
+    assert not_idempotent.is_idempotent is False
+    from scyllabatch import StoreConfig
+    from scyllabatch._driver import execution_profile
+
+    off = execution_profile(StoreConfig(speculative_delay=None))
+    assert not hasattr(off.speculative_execution_policy, "delay")  # the driver's no-op policy
 
 
 def test_one_store_from_many_threads(store: Store) -> None:

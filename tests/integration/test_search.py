@@ -24,6 +24,7 @@ from scyllabatch import (
     SearchOp,
     StoreValidationError,
 )
+from scyllabatch._core.schema import ROOT_BUCKETS
 from tests.conftest import async_wait_until
 from tests.integration.conftest import Facade
 
@@ -473,8 +474,8 @@ async def test_search_and_listing_read_only_what_matches(facade: Facade) -> None
     facade.store.reset_metrics()
     assert len(await facade.list_namespaces(limit=5)) == 5
     requests, rows = read_stats(facade)
-    # roots partition + 2 roots, then probes only until 5 live namespaces are known
-    assert requests == 1 + 2 + 5
+    # every roots bucket + 2 roots, then probes only until 5 live namespaces are known
+    assert requests == ROOT_BUCKETS + 2 + 5
     assert rows == 2 + 23 + 5
 
 
@@ -616,11 +617,12 @@ async def test_measured_cost_of_search_and_listing(facade: Facade) -> None:
         facade.list_namespaces(max_depth=1),
     )
     assert len(spaces) == 27
-    assert (requests, rows) == (1 + 27 + 27, 27 + 253 + 27)  # roots, each root, 1 probe/group
+    # every roots bucket, each root, 1 probe per group
+    assert (requests, rows) == (ROOT_BUCKETS + 27 + 27, 27 + 253 + 27)
     requests, rows, spaces = await measure(
         "list_namespaces() [253 namespaces, limit 100]",
         facade.list_namespaces(),
     )
     assert len(spaces) == 100
-    assert (requests, rows) == (1 + 27 + 100, 27 + 253 + 100)
+    assert (requests, rows) == (ROOT_BUCKETS + 27 + 100, 27 + 253 + 100)
     print(f"\n[{'async' if facade.is_async else 'sync'}] measured cost:\n" + "\n".join(lines))

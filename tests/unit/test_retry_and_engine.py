@@ -236,12 +236,13 @@ def test_partial_unlogged_failure_lists_applied_and_not_applied() -> None:
 
     def answer(request: Request, attempt: int) -> Any:
         if is_data_write(request) and written_values(request)[0][0] == b"bad":
-            return Failure(ErrorKind.WRITE_FAILURE, RuntimeError("WriteFailure"))
+            return Failure(ErrorKind.UNAVAILABLE, RuntimeError("Unavailable"))
         return Rows()
 
     with pytest.raises(StorePartialWriteError) as info:
         drive(plan, ctx, answer)
-    assert isinstance(info.value, StoreQueryError)
+    assert isinstance(info.value, StoreUnavailableError)
+    assert info.value.unknown == ()
     assert info.value.applied == (0, 2)
     assert info.value.not_applied == (1,)
     assert "not applied: [1]" in str(info.value)

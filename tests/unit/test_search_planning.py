@@ -27,6 +27,7 @@ from scyllabatch._core.reads import (
     MAX_ACTIVE_PROBES,
     MAX_ACTIVE_SCANS,
     ListReader,
+    RegistryWalk,
     SearchReader,
     _concrete_prefix,
     _matches_pattern,
@@ -34,7 +35,7 @@ from scyllabatch._core.reads import (
 )
 from scyllabatch._core.requests import Execute, Failure, Request, Rows
 from scyllabatch._core.retry import ErrorKind
-from scyllabatch._core.schema import ROOTS_PARTITION, Statement
+from scyllabatch._core.schema import ROOT_BUCKETS, Statement, root_bucket
 from scyllabatch._core.validation import ListRead, SearchRead, validate_ops
 from scyllabatch._impl import codec, writes
 
@@ -49,10 +50,10 @@ def in_range(name: str, low: str, high: str) -> bool:
 
 
 def test_registry_requests_per_prefix_length() -> None:
-    (roots,) = registry_requests((), 0, 50)
-    assert roots.queries[0].statement is Statement.LIST_ROOTS
-    assert roots.queries[0].params == (ROOTS_PARTITION,)
-    assert roots.fetch_size == 50
+    roots = registry_requests((), 0, 50)
+    assert [r.queries[0].statement for r in roots] == [Statement.LIST_ROOTS] * ROOT_BUCKETS
+    assert sorted(r.queries[0].params for r in roots) == [(b,) for b in range(ROOT_BUCKETS)]
+    assert all(r.fetch_size == 50 for r in roots)
     (under,) = registry_requests(("tenant",), 3, 50)
     assert under.queries[0].statement is Statement.LIST_UNDER_ROOT
     assert under.queries[0].params == ("tenant",)
@@ -236,8 +237,9 @@ def test_search_corrupt_value_is_a_clear_error() -> None:
 
 def test_search_bounds_concurrent_scans() -> None:
     reader = SearchReader(search_read(()), codec, page_size=100)
-    (roots,) = reader.start()
+    roots, *others = reader.start()
     assert roots.queries[0].statement is Statement.LIST_ROOTS
+    assert all(not reader.feed(other, Rows(rows=[])) for other in others)
     (under,) = reader.feed(roots, Rows(rows=[("a",)]))
     names = [f"a.n{i}" for i in range(MAX_ACTIVE_SCANS + 5)]
     launched = scans(reader.feed(under, registry_page(names)))
@@ -285,7 +287,8 @@ def run_listing(reader: ListReader, registry: dict[str, list[str]], live: set[st
         request = pending.pop(0)
         statement = request.queries[0].statement
         if statement is Statement.LIST_ROOTS:
-            page = Rows(rows=[(root,) for root in sorted(registry)])
+            bucket = request.queries[0].params[0]
+            page = Rows(rows=[(root,) for root in sorted(registry) if root_bucket(root) == bucket])
         elif statement is Statement.LIST_UNDER_ROOT:
             page = registry_page(sorted(registry[request.queries[0].params[0]]))
         elif statement is Statement.LIST_RANGE:
@@ -328,11 +331,22 @@ def test_listing_skips_dead_namespaces_and_tries_the_rest_of_a_group() -> None:
 def test_listing_probes_are_bounded_in_flight() -> None:
     names = [f"r.n{i:03d}" for i in range(100)]
     reader = ListReader(list_read(), page_size=1000)
-    (walk,) = reader.start()
+    walk, *others = reader.start()
+    assert all(not reader.feed(other, Rows(rows=[])) for other in others)
     (under,) = reader.feed(walk, Rows(rows=[("r",)]))
     first = probes(reader.feed(under, registry_page(names)))
     assert len(first) == MAX_ACTIVE_PROBES
     assert first == sorted(first)
+
+
+def test_a_root_found_in_two_buckets_is_walked_once() -> None:
+    # Older versions put every root in bucket 0; the same root may also sit in its own bucket.
+    walk = RegistryWalk((), 0, 100)
+    first, second, *_ = walk.start()
+    follow, _ = walk.feed(first, Rows(rows=[("r",), ("s",)]))
+    assert [r.queries[0].params for r in follow] == [("r",), ("s",)]
+    follow, _ = walk.feed(second, Rows(rows=[("r",), ("t",)]))
+    assert [r.queries[0].params for r in follow] == [("t",)]
 
 
 def test_listing_walk_follows_registry_pages() -> None:
@@ -432,22 +446,58 @@ def write_plan(ops: list[Any]) -> Any:
     return plan_call(validate_ops(ops, codec), BatchType.UNLOGGED, 1_000, BatchLimits(), codec, 100)
 
 
-def test_registry_requests_carry_the_root_and_are_chunked() -> None:
+def test_registry_requests_are_chunked_and_cover_every_new_namespace() -> None:
     ops = [PutOp(("r", f"n{i:03d}"), "k", {"i": i}) for i in range(120)]
     ops += [PutOp(("s",), "k", {}), PutOp(("gone",), "k", None)]
     plan = write_plan(ops)
     _, registry = write_requests(plan, {}, [], {"r.n000"}, BatchLimits(), STATEMENT_IDS, writes)
     assert all(r.internal and r.is_write for r, _ in registry)
-    for request, names in registry:
-        root, *rest = request.queries
-        assert root.statement is Statement.REGISTER_ROOT
-        assert [q.statement for q in rest] == [Statement.REGISTER_NAMESPACE] * len(names)
-        assert [q.params[1] for q in rest] == names
-        assert all(q.params[0] == root.params[1] for q in rest)
+    rows = [q for r, _ in registry for q in r.queries]
+    names = [q.params[1] for q in rows if q.statement is Statement.REGISTER_NAMESPACE]
+    assert names == [f"r.n{i:03d}" for i in range(1, 120)] + ["s"]
+    roots = {q.params for q in rows if q.statement is Statement.REGISTER_ROOT}
+    assert {(root, bucket) for bucket, root, _ in roots} == {
+        ("r", root_bucket("r")),
+        ("s", root_bucket("s")),
+    }
+    for request, needing in registry:
         assert len(request.queries) <= BatchLimits().warn_ops
-    registered = [n for _, ns in registry for n in ns]
-    assert registered == [f"r.n{i:03d}" for i in range(1, 120)] + ["s"]
-    assert [len(ns) for _, ns in registry] == [49, 49, 21, 1]
+        for query in request.queries:  # every row's namespaces are paired with its request
+            if query.statement is Statement.REGISTER_NAMESPACE:
+                assert query.params[1] in needing
+                assert query.params[0] == query.params[1].split(".")[0]
+            else:
+                root = query.params[1]
+                assert {n for n in needing if n.split(".")[0] == root} == {
+                    n for n in names if n.split(".")[0] == root
+                }
+    # Without a replica grouping every partition is its own group: one request per partition
+    # ("r" split by count), never one per namespace.
+    assert len(registry) == 2 + 3 + 1  # two roots buckets (or one) + "r" in 3 + "s"
+
+
+def test_registry_rows_of_one_replica_group_share_requests() -> None:
+    # 100 new single-label namespaces, all on the same replicas (RF = nodes): as few requests
+    # as the partition limit allows, not one per namespace.
+    ops = [PutOp((f"tenant{i:03d}",), "k", {"i": i}) for i in range(100)]
+    plan = plan_call(
+        validate_ops(ops, codec),
+        BatchType.UNLOGGED,
+        1_000,
+        BatchLimits(),
+        codec,
+        100,
+        lambda key: "everyone",
+    )
+    _, registry = write_requests(plan, {}, [], set(), BatchLimits(), STATEMENT_IDS, writes)
+    data = write_requests(plan, {}, [], set(), BatchLimits(), STATEMENT_IDS, writes)[0]
+    root_buckets = {root_bucket(f"tenant{i:03d}") for i in range(100)}
+    rows = 100 + len(root_buckets)
+    assert len(data) == 1  # 100 single-op partitions of one replica group: one batch
+    # registry rows go at most 50 to a batch (the warn threshold), grouped like the data: a few
+    # requests, not one per namespace
+    assert -(-rows // BatchLimits().warn_ops) <= len(registry) <= 5
+    assert all(len(r.queries) <= BatchLimits().warn_ops for r, _ in registry)
 
 
 def drive_registration(
@@ -495,9 +545,39 @@ def test_namespaces_are_remembered_only_once_registered_with_their_root() -> Non
     sent, error = drive_registration(registered, fail=False)
     assert error is None
     assert registered == {"t.a", "t.b"}
-    (registry,) = [
-        r for r in sent if r.queries and r.queries[0].statement is Statement.REGISTER_ROOT
-    ]
-    assert [q.params[1] for q in registry.queries] == ["t", "t.a", "t.b"]
+    rows = [q.params[1] for r in sent if r.internal for q in r.queries]
+    assert sorted(rows) == ["t", "t.a", "t.b"]
     sent, _ = drive_registration(registered, fail=False)
-    assert not [r for r in sent if r.queries and r.queries[0].statement is Statement.REGISTER_ROOT]
+    assert not [r for r in sent if r.internal]
+
+
+def test_a_failed_namespace_row_keeps_it_unregistered_though_its_root_succeeded() -> None:
+    plan = write_plan([PutOp(("u", "a"), "k", {"v": 1})])
+    registered: set[str] = set()
+    ctx = CallContext(
+        retry=RetryPolicy(max_retries=0),
+        limits=BatchLimits(),
+        codec=codec,
+        writes=writes,
+        statement_ids=STATEMENT_IDS,
+        registered=registered,
+        random_unit=lambda: 0.5,
+    )
+    engine = run_call(plan, ctx)
+
+    def play() -> None:
+        command = next(engine)
+        while True:
+            assert isinstance(command, Execute)
+            command = engine.send(
+                [
+                    Failure(ErrorKind.UNAVAILABLE, RuntimeError("no"))
+                    if r.queries and r.queries[0].statement is Statement.REGISTER_NAMESPACE
+                    else Rows()
+                    for r in command.requests
+                ]
+            )
+
+    with pytest.raises(StoreError):
+        play()
+    assert registered == set()
