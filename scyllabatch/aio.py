@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterable, Sequence
 from types import TracebackType
@@ -113,7 +114,11 @@ class AsyncStore(StoreBase):
     ) -> None:
         super().__init__(session, keyspace, config=config, cluster=cluster)
         self._slots = asyncio.Semaphore(self.config.max_concurrency)
-        self._share = _LoopShare()
+        # One share per event loop: a store may serve several loops over its life (one at a
+        # time), and a turn marker scheduled on a loop that has ended never runs.
+        self._shares: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopShare] = (
+            weakref.WeakKeyDictionary()
+        )
         rate = self.config.requests_per_second
         self._throttler: Throttler | None = None
         if rate:
@@ -121,6 +126,13 @@ class AsyncStore(StoreBase):
             # N requests per N/rate seconds.
             per_period = max(1, round(rate))
             self._throttler = Throttler(rate_limit=per_period, period=per_period / rate)
+
+    def _loop_share(self) -> _LoopShare:
+        loop = asyncio.get_running_loop()
+        share = self._shares.get(loop)
+        if share is None:
+            share = self._shares[loop] = _LoopShare()
+        return share
 
     @classmethod
     async def connect(
@@ -176,7 +188,8 @@ class AsyncStore(StoreBase):
         """Run a batch of operations; see :meth:`scyllabatch.Store.batch`."""
         call: PreparedCall
         ops = as_op_list(ops)
-        await self._share.turn()
+        share = self._loop_share()
+        await share.turn()
         started = time.perf_counter()
         if len(ops) > _PLAN_IN_THREAD_ABOVE:
             call = await asyncio.to_thread(
@@ -193,7 +206,7 @@ class AsyncStore(StoreBase):
             call = self._prepare_call(
                 ops, batch_type, max_retries, retry_delay, retry_backoff, timeout, consistency
             )
-            self._share.charge(time.perf_counter() - started)
+            share.charge(time.perf_counter() - started)
         error: BaseException | None = None
         try:
             if call.plan.is_empty:
@@ -211,10 +224,10 @@ class AsyncStore(StoreBase):
                 if offload:
                     done, command = await asyncio.to_thread(_advance, engine, reply)
                 else:
-                    await self._share.turn()
+                    await share.turn()
                     started = time.perf_counter()
                     done, command = _advance(engine, reply)
-                    self._share.charge(time.perf_counter() - started)
+                    share.charge(time.perf_counter() - started)
                 if done:
                     results: list[Any] = command
                     return results
@@ -266,7 +279,7 @@ class AsyncStore(StoreBase):
         def on_error(exc: BaseException, index: int) -> None:
             loop.call_soon_threadsafe(settle, index, _driver.failure(exc))
 
-        share = self._share
+        share = self._loop_share()
         for index, request in enumerate(requests):
             await share.turn()
             await slots.acquire()
