@@ -39,7 +39,7 @@ from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "scyllabatch"
-SPEEDUPS = ("codec", "stats")
+SPEEDUPS = ("codec", "stats", "writes")
 SOURCE_SUFFIXES = {".pyx", ".pxd", ".c", ".h", ".cpp", ".html"}
 BUILD_SUFFIXES = {".so", ".pyd", ".dylib", ".pyc", ".pyo"}
 FLAGS = ("SCYLLABATCH_NO_EXTENSIONS", "SCYLLABATCH_REQUIRE_EXTENSIONS")
