@@ -52,7 +52,6 @@ class CallPlan:
     size: int
     batch_type: BatchType
     timestamp_us: int
-    created_at_mode: CreatedAtMode = CreatedAtMode.EXACT
     gets: list[GetReader] = field(default_factory=list)
     searches: list[SearchReader] = field(default_factory=list)
     listings: list[ListReader] = field(default_factory=list)
@@ -112,12 +111,8 @@ def plan_call(
     are looked up first (one request per partition), so ``created_at`` survives updates.
     """
     plan = CallPlan(
-        size=len(ops),
-        batch_type=batch_type,
-        timestamp_us=timestamp_us,
-        created_at_mode=created_at_mode,
+        size=len(ops), batch_type=batch_type, timestamp_us=timestamp_us, replica_group=replica_group
     )
-    plan.replica_group = replica_group
     gets_by_partition: dict[str, list[GetRead]] = {}
     for op in ops:
         kind = _OP_NAMES[type(op)]
@@ -242,10 +237,7 @@ def _data_request(
     ``ttl`` column is written as 0, never null: a null would be a tombstone, and an update without
     TTL must clear the TTL a previous put recorded.
     """
-    if created:
-        rows = [w.row(created.get((w.put.partition, w.put.key), timestamp)) for w in writes]
-    else:
-        rows = [w.row(timestamp) for w in writes]
+    rows = [w.row(created.get((w.put.partition, w.put.key), timestamp)) for w in writes]
     body = serializer.encode_writes(
         rows, statement_ids[Statement.UPSERT], statement_ids[Statement.DELETE], timestamp
     )
