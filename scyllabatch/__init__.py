@@ -20,6 +20,7 @@ from scyllabatch.errors import (
     StoreUnavailableError,
     StoreValidationError,
 )
+from scyllabatch.index import IndexConfig
 from scyllabatch.ops import (
     BatchType,
     GetOp,
@@ -40,6 +41,7 @@ __all__ = [
     "BatchType",
     "CreatedAtMode",
     "GetOp",
+    "IndexConfig",
     "Item",
     "ListNamespacesOp",
     "MatchCondition",

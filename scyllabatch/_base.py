@@ -20,8 +20,10 @@ from scyllabatch._core.planner import CallPlan, plan_call
 from scyllabatch._core.retry import ErrorKind
 from scyllabatch._core.validation import parse_batch_type, validate_ops
 from scyllabatch._impl import codec, writes
+from scyllabatch._semantic import setup_vector_schema
 from scyllabatch.config import StoreConfig
 from scyllabatch.errors import StoreError, StoreQueryError, StoreValidationError
+from scyllabatch.index import Embedder, IndexConfig
 from scyllabatch.metrics import Metrics, prometheus_text
 from scyllabatch.ops import BatchType, ListNamespacesOp, MatchCondition, Op
 
@@ -145,6 +147,26 @@ class StoreBase:
         self._random = random.Random()
         self._metrics = Metrics()
         self._closed = False
+        index = self.config.index_config
+        self._embedder = Embedder(index) if index is not None else None
+
+    def _use_index(self, index: Any) -> None:
+        """Turn on semantic search with ``index`` (an IndexConfig or LangGraph's dict).
+
+        For adapters given the index config after the store was made; ``setup()`` must run
+        afterwards (it creates the vector table and index). A store that already has another
+        index config refuses.
+        """
+        config = IndexConfig.coerce(index)
+        if self.config.index_config is not None and self.config.index_config != config:
+            raise StoreValidationError(
+                "this store already has another index config (StoreConfig.index); give the "
+                "index config in one place only",
+                field="index",
+            )
+        self.config = replace(self.config, index=config)
+        self._embedder = Embedder(config)
+        self._statements = None
 
     # -- planning (no I/O) -------------------------------------------------------------------
 
@@ -178,6 +200,8 @@ class StoreBase:
                 self.config.page_size,
                 self._replica_groups,
                 self.config.created_at_mode,
+                index=self.config.index_config,
+                raw_ops=ops,
             )
         except StoreValidationError as exc:
             self._metrics.record_call(
@@ -256,6 +280,8 @@ class StoreBase:
                 + "); use another keyspace, or drop or rename those tables if their data is not "
                 "needed"
             )
+        if self.config.index_config is not None:
+            setup_vector_schema(self)
         self._statements = None
         self._registered.clear()  # the keyspace may have been dropped and created again
         self._prepare_statements_blocking()
@@ -279,6 +305,16 @@ class StoreBase:
             if table in schema.TABLES:
                 columns.setdefault(table, {})[column] = (kind, type_)
         return columns
+
+    def _existing_vector_columns(self) -> dict[str, str]:
+        """``{column: type}`` of the vector table (semantic search), empty if it is missing."""
+        return {
+            column: type_
+            for table, column, _kind, type_ in map(
+                _row_values, self._setup_query(schema.COLUMNS_QUERY, (self.config.keyspace,))
+            )
+            if table == schema.VECTORS
+        }
 
     def _run_ddl(self, cql: str, what: str) -> None:
         keyspace = self.config.keyspace

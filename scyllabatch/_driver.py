@@ -420,7 +420,10 @@ class Statements:
         self.read_consistency = consistency_level(config.read_consistency)
         self.write_consistency = consistency_level(config.write_consistency)
         self.prepared: dict[schema.Statement, PreparedStatement] = {}
-        for statement, cql in schema.statement_cql(config.keyspace).items():
+        texts = schema.statement_cql(config.keyspace)
+        if config.index_config is not None:
+            texts.update(schema.vector_statement_cql(config.keyspace, config.index_config.distance))
+        for statement, cql in texts.items():
             prepared = session.prepare(cql)
             prepared.retry_policy = NO_DRIVER_RETRIES
             self.prepared[statement] = prepared
@@ -436,7 +439,7 @@ class Statements:
             future = self._send_encoded(request, request.encoded, options)
         else:
             statement = self.build(request)
-            if options.consistency is not None:
+            if options.consistency is not None and request.consistency is not Consistency.NEAREST:
                 statement.consistency_level = options.consistency
             future = self.session.execute_async(
                 statement,
@@ -496,11 +499,12 @@ class Statements:
         The common case (a batch of one statement kind) looks its prepared statement up once,
         and the driver binds each row as it adds it.
         """
-        consistency = (
-            self.write_consistency
-            if request.consistency is Consistency.WRITE
-            else self.read_consistency
-        )
+        if request.consistency is Consistency.WRITE:
+            consistency = self.write_consistency
+        elif request.consistency is Consistency.NEAREST:
+            consistency = ConsistencyLevel.LOCAL_ONE
+        else:
+            consistency = self.read_consistency
         queries = request.queries
         if request.batch_type is None:
             query = queries[0]

@@ -28,6 +28,7 @@ from scyllabatch._base import (
 )
 from scyllabatch._core.engine import Engine, run_call
 from scyllabatch._core.requests import Execute, Outcome, Request
+from scyllabatch._semantic import aembed_call
 from scyllabatch.config import StoreConfig
 from scyllabatch.ops import BatchType, GetOp, Item, Op, PutOp, SearchItem, SearchOp
 
@@ -211,6 +212,7 @@ class AsyncStore(StoreBase):
         try:
             if call.plan.is_empty:
                 return [None] * call.plan.size
+            await aembed_call(call.plan, self._embedder)
             statements = self._statements
             if statements is None:
                 statements = await asyncio.to_thread(self._prepare_statements_blocking)
@@ -340,9 +342,14 @@ class AsyncStore(StoreBase):
         offset: int = 0,
         *,
         refresh_ttl: bool = True,
+        query: str | None = None,
     ) -> list[SearchItem]:
-        """Items under a namespace prefix (whole labels), newest first."""
-        op = SearchOp(as_labels(namespace_prefix), filter, limit, offset, None, refresh_ttl)
+        """Items under a namespace prefix (whole labels), newest first.
+
+        With ``query`` and an index config (``StoreConfig.index``): the items nearest to the
+        query, nearest first, each with its ``score``.
+        """
+        op = SearchOp(as_labels(namespace_prefix), filter, limit, offset, query, refresh_ttl)
         result: list[SearchItem] = (await self.abatch([op]))[0]
         return result
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from scyllabatch._core.validation import MAX_VALUE_BYTES
 from scyllabatch.errors import StoreValidationError
+from scyllabatch.index import IndexConfig
 from scyllabatch.secret import Secret
 
 if TYPE_CHECKING:
@@ -286,6 +287,11 @@ class StoreConfig:
     only for stores made by :meth:`Store.connect`): a connection that received nothing for
     this long is probed, and a node that does not answer the probe within the same time is
     marked down, so new requests stop choosing it.
+
+    ``index`` (an :class:`~scyllabatch.IndexConfig`, or LangGraph's ``{"dims", "embed",
+    "fields"}`` dict) turns on semantic search: puts embed the configured fields and
+    ``SearchOp(query=...)`` ranks by vector similarity (``docs/search.md``). ``setup()`` then
+    also creates the vector table and its index. Without it nothing of that exists or runs.
     """
 
     hosts: Sequence[str] = ("127.0.0.1",)
@@ -312,8 +318,11 @@ class StoreConfig:
     speculative_delay: float | None = 1.0
     speculative_attempts: int = 2
     heartbeat_interval: float = 2.0
+    index: IndexConfig | Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.index is not None:
+            object.__setattr__(self, "index", IndexConfig.coerce(self.index))
         if isinstance(self.hosts, str):
             object.__setattr__(self, "hosts", (self.hosts,))
         object.__setattr__(self, "hosts", tuple(self.hosts))
@@ -372,3 +381,8 @@ class StoreConfig:
             raise StoreValidationError(
                 "username and password must be given together", field="username"
             )
+
+    @property
+    def index_config(self) -> IndexConfig | None:
+        """``index`` as an :class:`~scyllabatch.IndexConfig` (a dict given is converted)."""
+        return self.index if isinstance(self.index, IndexConfig) else None

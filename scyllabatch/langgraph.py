@@ -55,6 +55,7 @@ from scyllabatch._core.validation import validate_ops
 from scyllabatch._impl import codec
 from scyllabatch.aio import AsyncStore
 from scyllabatch.errors import StoreError, StoreValidationError
+from scyllabatch.index import IndexConfig
 from scyllabatch.ops import Item, SearchItem
 from scyllabatch.store import Store
 
@@ -356,6 +357,12 @@ class ScyllaBatchStore(BaseStore):
         ttl: LangGraph's ``TTLConfig``: ``default_ttl`` (minutes) for puts given no ``ttl``,
             ``refresh_on_read`` (default ``True``) for gets and searches given no
             ``refresh_ttl``. ``sweep_interval_minutes`` is accepted and unused: expiry is native.
+        index: LangGraph's ``IndexConfig`` (``{"dims": ..., "embed": ..., "fields": [...]}``)
+            or a :class:`scyllabatch.IndexConfig`: semantic search, as in LangGraph's stores.
+            ``put`` embeds the fields (or its ``index=`` paths; ``index=False`` none) and
+            ``search(query=...)`` ranks by similarity, with ``score`` set. It is given to the
+            stores, whose ``setup()``/``asetup()`` must then run (it creates the vector table);
+            a store made with ``StoreConfig(index=...)`` needs no ``index`` here.
 
     With only ``sync``, async methods run the blocking calls in the loop's default executor. With
     ``async_``, synchronous calls on the thread running the store's loop raise
@@ -371,6 +378,7 @@ class ScyllaBatchStore(BaseStore):
         async_: AsyncStore | None = None,
         *,
         ttl: TTLConfig | None = None,
+        index: Any = None,
     ) -> None:
         if sync is None and async_ is None:
             raise StoreValidationError(
@@ -387,6 +395,13 @@ class ScyllaBatchStore(BaseStore):
             )
         self.sync_store = sync
         self.async_store = async_
+        if index is not None:
+            for store in (sync, async_):
+                if store is not None:
+                    store._use_index(index)
+        given = [s.config.index_config for s in (sync, async_) if s is not None]
+        #: The index config of the stores (semantic search), or ``None``.
+        self.index_config: IndexConfig | None = given[0] if given else None
         self.ttl_config: TTLConfig | None = _checked_ttl_config(ttl)
         self._loop = _running_loop() if async_ is not None else None
         self._coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Coalescer] = (
@@ -510,7 +525,10 @@ class ScyllaBatchStore(BaseStore):
         offset: int = 0,
         refresh_ttl: bool | None = None,
     ) -> list[LangGraphSearchItem]:
-        """Items under a namespace prefix (whole labels) matching ``filter``, newest first."""
+        """Items under a namespace prefix (whole labels) matching ``filter``, newest first.
+
+        With ``query`` and an index config: the nearest items first, each with its ``score``.
+        """
         _check_labels(namespace_prefix, "namespace_prefix")
         op = LangGraphSearchOp(
             namespace_prefix, filter, limit, offset, query, self._refresh(refresh_ttl)

@@ -16,6 +16,7 @@ from scyllabatch import _driver
 from scyllabatch._base import StoreBase, as_labels, config_from, list_namespaces_op
 from scyllabatch._core.engine import run_call
 from scyllabatch._core.requests import Execute, Outcome, Request
+from scyllabatch._semantic import embed_call
 from scyllabatch.config import StoreConfig
 from scyllabatch.ops import BatchType, GetOp, Item, Op, PutOp, SearchItem, SearchOp
 
@@ -161,6 +162,7 @@ class Store(StoreBase):
         try:
             if call.plan.is_empty:
                 return [None] * call.plan.size
+            embed_call(call.plan, self._embedder)
             statements = self._prepare_statements_blocking()
             call.context.statement_ids = statements.ids
             engine = run_call(call.plan, call.context)
@@ -276,9 +278,14 @@ class Store(StoreBase):
         offset: int = 0,
         *,
         refresh_ttl: bool = True,
+        query: str | None = None,
     ) -> list[SearchItem]:
-        """Items under a namespace prefix (whole labels), newest first."""
-        op = SearchOp(as_labels(namespace_prefix), filter, limit, offset, None, refresh_ttl)
+        """Items under a namespace prefix (whole labels), newest first.
+
+        With ``query`` and an index config (``StoreConfig.index``): the items nearest to the
+        query, nearest first, each with its ``score``.
+        """
+        op = SearchOp(as_labels(namespace_prefix), filter, limit, offset, query, refresh_ttl)
         result: list[SearchItem] = self.batch([op])[0]
         return result
 

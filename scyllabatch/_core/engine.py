@@ -24,6 +24,8 @@ from scyllabatch._core.retry import (
     is_retryable,
     write_outcome,
 )
+from scyllabatch._core.schema import Statement
+from scyllabatch._core.vectors import VectorRefresh
 from scyllabatch.config import BatchLimits, RetryPolicy
 from scyllabatch.errors import StoreError, partial_write_error_class
 from scyllabatch.ops import BatchType, Item
@@ -239,21 +241,52 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
         for name in names:
             needed[name] = needed.get(name, 0) + 1
     requests.extend(request for request, _ in registry)
+    vector_refresh: VectorRefresh | None = None
+    if plan.vectors is not None and refreshes:
+        written = {(w.put.partition, w.put.key) for w in plan.writes}
+        vector_refresh = VectorRefresh(
+            [(row, ix) for row, ix in refreshes if (row.partition, row.key) not in written]
+        )
+        requests.extend(vector_refresh.reads)
     if not requests:
         return results
 
-    def on_written(request: Request, _page: Rows) -> Sequence[Request]:
+    def on_written(request: Request, page: Rows) -> Sequence[Request]:
         for name in registry_names.get(id(request), ()):
             needed[name] -= 1
             if not needed[name]:
                 ctx.registered.add(name)
-        return ()
+        return vector_refresh.feed(request, page) if vector_refresh is not None else ()
 
     ambiguous: set[int] = set()
-    failures = yield from _execute(requests, ctx, on_written, fail_fast=False, ambiguous=ambiguous)
+    failures = []
+    for wave in _waves(plan, requests):
+        failures += yield from _execute(wave, ctx, on_written, fail_fast=False, ambiguous=ambiguous)
     if failures:
         _raise_write_failure(plan, requests, failures, ambiguous)
     return results
+
+
+def _waves(plan: CallPlan, requests: list[Request]) -> list[list[Request]]:
+    """The write phase's requests in the groups that run one after the other.
+
+    One group, except for an indexed store: its requests that insert vectors run at most
+    ``IndexConfig.write_concurrency`` at a time (Cassandra 5.0 fails concurrent inserts into a
+    vector index beyond about its node's processor count), the others with the first group.
+    """
+    if plan.vectors is None:
+        return [requests]
+    width = plan.vectors.index.write_concurrency
+    inserting = [
+        r for r in requests if any(q.statement is Statement.VECTOR_INSERT for q in r.queries)
+    ]
+    if len(inserting) <= width:
+        return [requests]
+    chosen = {id(r) for r in inserting}
+    others = [r for r in requests if id(r) not in chosen]
+    waves = [others + inserting[:width]]
+    waves.extend(inserting[start : start + width] for start in range(width, len(inserting), width))
+    return waves
 
 
 def _raise_write_failure(

@@ -27,10 +27,17 @@ from scyllabatch._core.reads import (
 from scyllabatch._core.requests import Consistency, EncodedStatements, Query, Request
 from scyllabatch._core.schema import Statement, bucket_key, root_bucket
 from scyllabatch._core.validation import GetRead, ListRead, NormalizedOp, PutWrite, SearchRead
+from scyllabatch._core.vectors import (
+    VectorPlan,
+    VectorSearchReader,
+    plan_vectors,
+    vector_write_requests,
+)
 from scyllabatch._impl import writes as selected_writes
 from scyllabatch._pure.writes import STATEMENT_OVERHEAD_BYTES
 from scyllabatch.config import BatchLimits, CreatedAtMode
 from scyllabatch.errors import StoreBatchSizeWarning, StoreValidationError
+from scyllabatch.index import IndexConfig
 from scyllabatch.ops import BatchType
 
 if TYPE_CHECKING:  # both twins' classes have this shape
@@ -53,7 +60,7 @@ class CallPlan:
     batch_type: BatchType
     timestamp_us: int
     gets: list[GetReader] = field(default_factory=list)
-    searches: list[SearchReader] = field(default_factory=list)
+    searches: list[SearchReader | VectorSearchReader] = field(default_factory=list)
     listings: list[ListReader] = field(default_factory=list)
     created_lookups: list[CreatedAtReader] = field(default_factory=list)
     chunks: list[list[MergedWrite]] = field(default_factory=list)
@@ -61,6 +68,8 @@ class CallPlan:
     op_kinds: dict[str, int] = field(default_factory=dict)
     # The replica grouping the plan was made with; namespace registration groups by it too.
     replica_group: Callable[[Any], Hashable] = str
+    # Set only for stores with an index config: what the call embeds and its vector writes.
+    vectors: VectorPlan | None = None
 
     @property
     def readers(self) -> list[Reader]:
@@ -102,6 +111,8 @@ def plan_call(
     replica_group: ReplicaGroup = str,
     created_at_mode: CreatedAtMode = CreatedAtMode.EXACT,
     writes: Any = selected_writes,
+    index: IndexConfig | None = None,
+    raw_ops: Sequence[Any] = (),
 ) -> CallPlan:
     """Plan one call; checks batch limits (raising or warning) before any I/O.
 
@@ -109,6 +120,8 @@ def plan_call(
     same replicas (and shard); the facade derives it from the driver's token map. The default
     puts every partition in a group of its own. In ``EXACT`` mode the keys about to be written
     are looked up first (one request per partition), so ``created_at`` survives updates.
+    With an ``index`` config (``raw_ops`` are the ops as given, for the values to embed), searches
+    with a query become vector searches and the writes carry their vectors (``plan.vectors``).
     """
     plan = CallPlan(
         size=len(ops), batch_type=batch_type, timestamp_us=timestamp_us, replica_group=replica_group
@@ -120,16 +133,22 @@ def plan_call(
         if isinstance(op, GetRead):
             gets_by_partition.setdefault(op.partition, []).append(op)
         elif isinstance(op, SearchRead):
-            plan.searches.append(SearchReader(op, codec, page_size))
+            if index is not None and op.query is not None:
+                plan.searches.append(VectorSearchReader(op, codec, page_size, index))
+            else:
+                plan.searches.append(SearchReader(op, codec, page_size))
         elif isinstance(op, ListRead):
             plan.listings.append(ListReader(op, page_size))
     plan.gets = [GetReader(gets) for gets in gets_by_partition.values()]
     plan.writes = merge_writes(ops, writes)
     _check_limits(plan.writes, batch_type, limits)
-    if batch_type is BatchType.UNLOGGED:
+    if batch_type is BatchType.UNLOGGED and index is None:
         plan.chunks = _batch_chunks(plan.writes, limits, replica_group, writes)
     if created_at_mode is CreatedAtMode.EXACT:
         plan.created_lookups = _created_lookups(plan.writes)
+    if index is not None:
+        searches = [s for s in plan.searches if isinstance(s, VectorSearchReader)]
+        plan.vectors = plan_vectors(plan.writes, searches, raw_ops, index, batch_type, limits)
     return plan
 
 
@@ -270,7 +289,13 @@ def write_requests(
     """
     timestamp = plan.timestamp_us
     requests: list[Request] = []
-    if plan.writes:
+    if plan.vectors is not None:
+        requests.extend(
+            vector_write_requests(
+                plan.writes, plan.vectors, plan.batch_type, timestamp, created, limits
+            )
+        )
+    elif plan.writes:
         chunks = [plan.writes] if plan.batch_type is BatchType.LOGGED else plan.chunks
         requests.extend(
             _data_request(chunk, plan.batch_type, created, timestamp, statement_ids, serializer)

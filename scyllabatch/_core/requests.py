@@ -20,6 +20,9 @@ class Consistency(enum.Enum):
 
     READ = "read"
     WRITE = "write"
+    # A nearest-neighbour query: the server supports them only at ONE / LOCAL_ONE (the items
+    # found are then read by key at the configured read consistency).
+    NEAREST = "nearest"
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,11 @@ class Statement(enum.Enum):
     LIST_UNDER_ROOT = "list_under_root"
     LIST_RANGE = "list_range"
     PROBE_PARTITION = "probe_partition"
+    # Semantic search (only prepared for stores with an index config).
+    VECTOR_INSERT = "vector_insert"
+    VECTOR_DELETE = "vector_delete"
+    VECTOR_NEAREST = "vector_nearest"
+    VECTOR_READ = "vector_read"
 
 
 def statement_cql(keyspace: str) -> dict[Statement, str]:
@@ -96,6 +101,71 @@ def statement_cql(keyspace: str) -> dict[Statement, str]:
             "WHERE root = ? AND namespace >= ? AND namespace < ?"
         ),
     }
+
+
+VECTORS = "item_vectors"
+VECTOR_INDEX = "item_vectors_embedding"
+#: The server's similarity function of each distance (``similarity_<name>`` in CQL).
+SIMILARITY_FUNCTIONS = {"cosine": "cosine", "dot_product": "dot_product", "euclidean": "euclidean"}
+
+
+def vector_statement_cql(keyspace: str, distance: str) -> dict[Statement, str]:
+    """The statements of semantic search, for one validated keyspace and distance.
+
+    One row per (item, field path): partition = the item's namespace, like ``items``, so an
+    item's vectors are written in the same partition batch as the item itself.
+    ``VECTOR_NEAREST`` is the approximate nearest-neighbour query of one namespace; its
+    similarity is the server's (for cosine ``(1 + cos) / 2``), converted by the reader.
+    """
+    ks = validate_identifier(keyspace, "keyspace")
+    function = SIMILARITY_FUNCTIONS[distance]
+    table = f"{ks}.{VECTORS}"
+    return {
+        Statement.VECTOR_INSERT: (
+            f"INSERT INTO {table} (namespace, key, path, embedding) VALUES (?, ?, ?, ?) "
+            "USING TTL ? AND TIMESTAMP ?"
+        ),
+        Statement.VECTOR_DELETE: (
+            f"DELETE FROM {table} USING TIMESTAMP ? WHERE namespace = ? AND key = ?"
+        ),
+        Statement.VECTOR_NEAREST: (
+            f"SELECT key, path, similarity_{function}(embedding, ?) FROM {table} "
+            "WHERE namespace = ? ORDER BY embedding ANN OF ? LIMIT ?"
+        ),
+        Statement.VECTOR_READ: (
+            f"SELECT key, path, embedding, TTL(embedding), WRITETIME(embedding) FROM {table} "
+            "WHERE namespace = ? AND key IN ?"
+        ),
+    }
+
+
+def vector_table_cql(keyspace: str, dims: int) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of the vector table for ``dims`` dimensions."""
+    ks = validate_identifier(keyspace, "keyspace")
+    return (
+        f"CREATE TABLE IF NOT EXISTS {ks}.{VECTORS} (namespace text, key text, path text, "
+        f"embedding vector<float, {int(dims)}>, PRIMARY KEY ((namespace), key, path))"
+    )
+
+
+def vector_index_cql(keyspace: str, distance: str) -> str:
+    """``CREATE CUSTOM INDEX IF NOT EXISTS`` of the vector column (a storage-attached index).
+
+    ScyllaDB accepts the same statement for its vector indexes (it maps the class name).
+    """
+    ks = validate_identifier(keyspace, "keyspace")
+    function = SIMILARITY_FUNCTIONS[distance]
+    return (
+        f"CREATE CUSTOM INDEX IF NOT EXISTS {VECTOR_INDEX} ON {ks}.{VECTORS} (embedding) "
+        f"USING 'StorageAttachedIndex' WITH OPTIONS = {{'similarity_function': '{function}'}}"
+    )
+
+
+#: Reads the options of the SDK's vector index (bind the keyspace name).
+VECTOR_INDEX_QUERY = (
+    "SELECT options FROM system_schema.indexes WHERE keyspace_name = %s AND table_name = "
+    f"'{VECTORS}' AND index_name = '{VECTOR_INDEX}'"
+)
 
 
 def keyspace_cql(keyspace: str, replication: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ path can mirror them exactly:
   most :data:`MAX_TTL_SECONDS`.
 - **Values**: a ``dict`` (or ``None`` to delete) whose MessagePack encoding is at most
   ``BatchLimits.max_value_bytes`` (default :data:`MAX_VALUE_BYTES`).
-- **Search query**: ``None`` or a ``str``, ignored (there is no vector index).
+- **Search query**: ``None`` or a ``str``; ignored unless the store has an index config.
 - **Match condition paths**: a tuple/list of labels, or one ``str`` taken as a one-label path;
   ``"*"`` is a wildcard label.
 """
@@ -99,6 +99,7 @@ class SearchRead:
     limit: int
     offset: int
     refresh_ttl: bool
+    query: str | None = None
 
 
 @dataclass(slots=True)
@@ -325,10 +326,11 @@ _query_notice_logged = False
 
 
 def validate_query(value: Any, index: int, kind: str = "SearchOp") -> None:
-    """Accept a search ``query`` (``None`` or ``str``) and ignore it.
+    """Accept a search ``query`` (``None`` or ``str``).
 
-    Stores without a vector index answer a search with the filtered items whatever the query
-    (as LangGraph's stores do); the first query seen is logged once at debug level.
+    Stores without an index config answer a search with the filtered items whatever the query
+    (as LangGraph's stores without an index do); the first query seen is logged once at debug
+    level. Stores with one rank by similarity to it (``scyllabatch._core.vectors``).
     """
     global _query_notice_logged
     if value is None:
@@ -338,8 +340,8 @@ def validate_query(value: Any, index: int, kind: str = "SearchOp") -> None:
     if not _query_notice_logged:
         _query_notice_logged = True
         logger.debug(
-            "SearchOp.query is ignored: scyllabatch keeps no vector index, so searches return "
-            "the items under the prefix that match the filter, newest first"
+            "SearchOp.query is ignored by stores without an index config (StoreConfig.index): "
+            "their searches return the items under the prefix that match the filter, newest first"
         )
 
 
@@ -502,6 +504,7 @@ def _validate_search(op: Any, index: int, kind: str) -> SearchRead:
         limit=_validate_int(op[2], index, kind, "limit", 0),
         offset=_validate_int(op[3], index, kind, "offset", 0),
         refresh_ttl=_validate_bool(op[5], index, kind, "refresh_ttl"),
+        query=op[4],
     )
 
 

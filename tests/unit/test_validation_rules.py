@@ -243,6 +243,7 @@ def test_search_query_is_accepted_ignored_and_logged_once(
             limit=10,
             offset=0,
             refresh_ttl=True,
+            query="hello",  # kept for stores with an index config; the planner decides
         )
     ]
     assert len(second) == 2
