@@ -378,7 +378,8 @@ async def test_async_store_never_blocks_the_loop_while_embedding(
     )
     await store.asetup()
     await store.aput(("a",), "k", {"text": "red apple"})
-    assert seen and loop_thread not in seen  # a sync function runs in a thread
+    assert seen
+    assert loop_thread not in seen  # a sync function runs in a thread
 
     awaited: list[int] = []
 
@@ -418,7 +419,8 @@ def test_langgraph_adapter_search_by_query(cql_session: Any, keyspace: str) -> N
     assert hits[0].score > hits[1].score > hits[2].score
     filtered = memory.search(("users", "ann"), query="red apple", filter={"i": {"$gt": 0}}, limit=2)
     assert [h.key for h in filtered] == ["m6", "m1"]
-    assert memory.index_config is not None and memory.index_config.dims == DIMS
+    assert memory.index_config is not None
+    assert memory.index_config.dims == DIMS
 
     async def through_async() -> list[Any]:
         return await memory.asearch(("users",), query="blue ocean", limit=2)

@@ -283,7 +283,8 @@ def test_vector_writes_share_the_items_batch_and_timestamp() -> None:
     logged = plan(ops, BatchType.LOGGED)
     logged.vectors.apply(Embedded(documents=[[5.0, 1.0, 0.0]], queries=[]))
     requests, _ = write_requests(logged, {}, [], set(), BatchLimits(), {}, None)
-    assert len(requests) == 1 and requests[0].batch_type is BatchType.LOGGED
+    assert len(requests) == 1
+    assert requests[0].batch_type is BatchType.LOGGED
     assert len(requests[0].queries) == 7
 
 
@@ -343,14 +344,23 @@ def test_reader_ranks_by_best_vector_and_deepens_when_the_filter_eats_candidates
     assert [row.key for row in stored] == ["k3", "k12"]
 
 
-def test_reader_stops_at_the_servers_largest_limit_and_pages_by_offset() -> None:
+def test_reader_merges_namespaces_and_pages_by_offset() -> None:
     reader = reader_for(SearchOp(("t",), limit=3, offset=2, query="q"))
     assert reader.first_limit == 10
     [registry] = reader.start()
-    [nearest] = reader.feed(registry, Rows(rows=[("t.a",), ("t.b",)]))[:1]
-    assert MAX_NEAREST == 1000
-    big = reader_for(SearchOp(("t",), limit=800, query="q"))
-    assert big.first_limit == MAX_NEAREST
+    nearest = reader.feed(registry, Rows(rows=[("t.a",), ("t.b",), ("t.a",)]))
+    assert [r.queries[0].params[1] for r in nearest] == ["t.a", "t.b"]  # each namespace once
+    similarities = {"t.a": [0.9, 0.7, 0.5], "t.b": [0.8, 0.6]}
+    for request in nearest:
+        partition = request.queries[0].params[1]
+        rows = [(f"{partition}-{n}", "text", s) for n, s in enumerate(similarities[partition])]
+        [lookup] = reader.feed(request, Rows(rows=rows))
+        items = [item_row(key, {"n": 1}) for key, _, _ in rows]
+        assert reader.feed(lookup, Rows(rows=items)) == []  # fewer than k came back: done
+    found, _ = reader.results()
+    assert [i.key for i in found] == ["t.a-1", "t.b-1", "t.a-2"]  # ranks 2 to 4 of 5
+    assert [i.namespace for i in found] == [("t", "a"), ("t", "b"), ("t", "a")]
+    assert reader_for(SearchOp(("t",), limit=800, query="q")).first_limit == MAX_NEAREST
 
 
 def test_reader_with_limit_zero_sends_nothing() -> None:
