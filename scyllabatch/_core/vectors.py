@@ -48,7 +48,7 @@ from scyllabatch.index import Embedded, EmbeddingRequest, IndexConfig
 from scyllabatch.ops import BatchType, SearchItem
 
 if TYPE_CHECKING:
-    from scyllabatch._pure.writes import MergedWrite
+    from scyllabatch._core.speedups import MergedWrite
 
 #: The largest ``LIMIT`` the server accepts on an ``ANN OF`` query.
 MAX_NEAREST = 1000
@@ -155,7 +155,7 @@ def _vector_bytes(write: MergedWrite, path: str, dims: int) -> int:
     return (
         4 * dims
         + len(path.encode("utf-8"))
-        + len(write.key_utf8)
+        + len(write.put.key.encode("utf-8"))
         + len(write.partition_utf8)
         + STATEMENT_OVERHEAD_BYTES
     )
