@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 from langgraph.store.base.embed import get_text_at_path
 
-from scyllabatch import IndexConfig, PutOp, SearchOp, StoreConfig, StoreValidationError
+from scyllabatch import (
+    AsyncStore,
+    IndexConfig,
+    PutOp,
+    SearchOp,
+    Store,
+    StoreConfig,
+    StoreError,
+    StoreValidationError,
+)
 from scyllabatch._core.paths import field_texts, split_path, texts_at
 from scyllabatch._core.planner import plan_call, write_requests
 from scyllabatch._core.requests import Consistency, Rows
@@ -26,6 +35,7 @@ from scyllabatch._impl import codec
 from scyllabatch.config import BatchLimits
 from scyllabatch.index import Embedded, Embedder, EmbeddingRequest
 from scyllabatch.ops import BatchType
+from tests.unit.scripted import ScriptedTransport
 
 VALUE: dict[str, Any] = {
     "text": "hello",
@@ -365,3 +375,61 @@ def test_reader_merges_namespaces_and_pages_by_offset() -> None:
 
 def test_reader_with_limit_zero_sends_nothing() -> None:
     assert reader_for(SearchOp(("t",), limit=0, query="q")).start() == []
+
+
+# -- both facades over a scripted transport (no database) -------------------------------------
+
+
+def indexed_config(embed: Any, **changes: Any) -> StoreConfig:
+    return StoreConfig(
+        created_at_mode="write_only",
+        index=IndexConfig(dims=3, embed=embed, fields=("text",), **changes),
+    )
+
+
+def run_on(facade: str, transport: Any, ops: list[Any], config: StoreConfig) -> list[Any]:
+    if facade == "Store":
+        return Store._over(transport, config).batch(ops)
+    return asyncio.run(AsyncStore._over(transport, config).abatch(ops))
+
+
+def inserts_open_at_once(transport: Any) -> int:
+    """The most vector-inserting requests in flight at the same time."""
+    open_now = most = 0
+    for event, request in transport.events:
+        if any(q.statement is Statement.VECTOR_INSERT for q in request.queries):
+            open_now += 1 if event == "sent" else -1
+            most = max(most, open_now)
+    return most
+
+
+@pytest.mark.parametrize("facade", ["Store", "AsyncStore"])
+def test_one_embedding_call_per_batch_and_bounded_vector_inserts(facade: str) -> None:
+    calls: list[int] = []
+
+    def embed(texts: Sequence[str]) -> list[list[float]]:
+        calls.append(len(texts))
+        return embed_words(texts)
+
+    transport = ScriptedTransport(lambda _request: [(0.01, Rows())])  # answered from a thread
+    ops = [PutOp(("ns", f"p{i % 10}"), f"k{i}", {"text": f"t{i}"}) for i in range(200)]
+    assert (
+        run_on(facade, transport, ops, indexed_config(embed, write_concurrency=2)) == [None] * 200
+    )
+    assert calls == [200]
+    inserting = [
+        r for r in transport.sent if any(q.statement is Statement.VECTOR_INSERT for q in r.queries)
+    ]
+    assert len(inserting) >= 10  # one batch per partition at least
+    assert 1 <= inserts_open_at_once(transport) <= 2
+
+
+@pytest.mark.parametrize("facade", ["Store", "AsyncStore"])
+def test_a_failing_embedding_function_sends_nothing(facade: str) -> None:
+    def embed(texts: Sequence[str]) -> list[list[float]]:
+        raise RuntimeError("model offline")
+
+    transport = ScriptedTransport()
+    with pytest.raises(StoreError, match="model offline"):
+        run_on(facade, transport, [PutOp(("ns",), "k", {"text": "x"})], indexed_config(embed))
+    assert transport.sent == []
