@@ -449,6 +449,8 @@ class VectorSearchReader(Reader):
                 continue
             namespace.matched += 1
             self.found.append((-score(similarity, self.distance), partition, row[0], row, value))
+        if len(self.found) > 2 * self.keep:  # memory stays bounded by the page asked for
+            self.found = heapq.nsmallest(self.keep, self.found, key=_rank)
 
     def _settle(self, namespace: _Namespace) -> list[Request]:
         """A namespace's candidates are all read: go deeper, or finish it."""
@@ -463,7 +465,7 @@ class VectorSearchReader(Reader):
 
     def results(self) -> tuple[list[SearchItem], list[StoredRow]]:
         """The page of results (nearest first) and their stored rows (for TTL refresh)."""
-        ranked = heapq.nsmallest(self.keep, self.found, key=lambda c: (c[0], c[1], c[2]))
+        ranked = heapq.nsmallest(self.keep, self.found, key=_rank)
         chosen = ranked[self.op.offset : self.keep]
         items = []
         rows = []
@@ -481,3 +483,8 @@ class VectorSearchReader(Reader):
                 )
             )
         return items, rows
+
+
+def _rank(candidate: tuple[float, str, str, Any, Any]) -> tuple[float, str, str]:
+    """Nearest first; equal scores by namespace, then key."""
+    return candidate[0], candidate[1], candidate[2]
