@@ -23,6 +23,7 @@ from scyllabatch._impl import codec, writes
 from scyllabatch.config import StoreConfig
 from scyllabatch.errors import StoreError, StoreQueryError, StoreValidationError
 from scyllabatch.metrics import Metrics, prometheus_text
+from scyllabatch.observability import CallEnd, CallObservation, Observed, default_observers
 from scyllabatch.ops import BatchType, ListNamespacesOp, MatchCondition, Op
 
 # Remember at most this many registered namespaces per store (then start over).
@@ -46,6 +47,7 @@ class PreparedCall:
     context: CallContext
     started: float
     options: _driver.CallOptions = _driver.DEFAULT_CALL
+    observation: CallObservation | None = None
 
 
 class _BoundedSet(set[str]):
@@ -122,7 +124,7 @@ def list_namespaces_op(
     )
 
 
-class StoreBase:
+class StoreBase(Observed):
     """State and logic shared by the blocking and the asyncio store."""
 
     def __init__(
@@ -144,6 +146,7 @@ class StoreBase:
         self._registered: set[str] = _BoundedSet()
         self._random = random.Random()
         self._metrics = Metrics()
+        self.observers = default_observers()
         self._closed = False
 
     # -- planning (no I/O) -------------------------------------------------------------------
@@ -165,6 +168,9 @@ class StoreBase:
         options = _driver.call_options(timeout, consistency)
         retry = self.config.retry.with_overrides(max_retries, retry_delay, retry_backoff)
         ops = as_op_list(ops)
+        observation = None
+        if self._observers is not None:
+            observation = self._observe_call(self.config, kind, ops, consistency)
         try:
             normalized = validate_ops(
                 ops, codec, max_value_bytes=self.config.limits.max_value_bytes
@@ -180,14 +186,18 @@ class StoreBase:
                 self.config.created_at_mode,
             )
         except StoreValidationError as exc:
+            latency = time.perf_counter() - started
+            size = len(ops) if isinstance(ops, Sequence) else 0
             self._metrics.record_call(
-                size=len(ops) if isinstance(ops, Sequence) else 0,
+                size=size,
                 batch_type=kind,
                 op_kinds={},
                 call=None,
-                latency_us=(time.perf_counter() - started) * 1e6,
+                latency_us=latency * 1e6,
                 error=exc,
             )
+            if observation is not None:
+                observation.call_ended(CallEnd(size, kind, {}, None, latency, exc))
             raise
         context = CallContext(
             retry=retry,
@@ -197,17 +207,25 @@ class StoreBase:
             registered=self._registered,
             random_unit=self._random.random,
         )
-        return PreparedCall(plan=plan, context=context, started=started, options=options)
+        if observation is not None:
+            context.on_retry = observation.retrying
+            options = replace(options, observation=observation)
+        return PreparedCall(
+            plan=plan, context=context, started=started, options=options, observation=observation
+        )
 
     def _finish_call(self, call: PreparedCall, error: BaseException | None) -> None:
+        latency = time.perf_counter() - call.started
         self._metrics.record_call(
             size=call.plan.size,
             batch_type=call.plan.batch_type,
             op_kinds=call.plan.op_kinds,
             call=call.context.stats,
-            latency_us=(time.perf_counter() - call.started) * 1e6,
+            latency_us=latency * 1e6,
             error=error,
         )
+        if call.observation is not None:
+            call.observation.call_ended(CallEnd.of(call.plan, call.context.stats, latency, error))
 
     # -- blocking helpers used by both facades (the async one runs them in a thread) ---------
 
