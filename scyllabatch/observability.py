@@ -20,8 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from scyllabatch._core.engine import CallStats
 from scyllabatch._core.planner import CallPlan
@@ -46,8 +45,7 @@ __all__ = [
 logger = logging.getLogger("scyllabatch")
 
 
-@dataclass(frozen=True, slots=True)
-class CallStart:
+class CallStart(NamedTuple):
     """A ``batch()``/``abatch()`` call about to be validated and run.
 
     ``ops`` are the caller's ops as given (not validated yet); ``read_consistency`` and
@@ -61,8 +59,7 @@ class CallStart:
     write_consistency: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallEnd:
+class CallEnd(NamedTuple):
     """A finished call.
 
     ``duration`` is the call's wall time in seconds, the value :meth:`Store.get_metrics` records.
@@ -85,8 +82,7 @@ class CallEnd:
         return cls(plan.size, plan.batch_type, plan.op_kinds, stats, duration, error)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestEnd:
+class RequestEnd(NamedTuple):
     """A settled request: the coordinator that answered (when known), rows or error."""
 
     address: str | None
@@ -125,6 +121,15 @@ class CallObservation:
 
 class Observer:
     """Receives every call of the stores it is attached to (``store.observers``)."""
+
+    def is_active(self) -> bool:
+        """Whether :meth:`call_started` may follow a call now.
+
+        Asked first on every call: when no observer of a store is active, the store does not
+        even describe the call. Override it with a cheap test (OpenTelemetry's observer: "is a
+        provider set?"); the default is always active.
+        """
+        return True
 
     def call_started(self, start: CallStart) -> CallObservation | None:
         """A call starts; return an observation to follow it, or ``None`` to skip it."""
@@ -199,9 +204,19 @@ class Observers:
                     field="observers",
                 )
 
+    def is_active(self) -> bool:
+        """Whether any observer is active."""
+        for member in self.members:
+            try:
+                if member.is_active():
+                    return True
+            except Exception as exc:
+                _guarded("is_active", exc)
+        return False
+
     def call_started(self, start: CallStart) -> CallObservation | None:
         """Start the call on every observer; ``None`` when none of them follows it."""
-        found: list[CallObservation] = []
+        found: list[CallObservation] | None = None
         for member in self.members:
             try:
                 started = member.call_started(start)
@@ -209,8 +224,10 @@ class Observers:
                 _guarded("call_started", exc)
                 continue
             if started is not None:
+                if found is None:
+                    found = []
                 found.append(started)
-        return _Calls(found) if found else None
+        return None if found is None else _Calls(found)
 
 
 class Observed:
@@ -239,15 +256,13 @@ class Observed:
     ) -> CallObservation | None:
         """Start a call on the observers (the caller checked that there are some)."""
         assert self._observers is not None
-        override = consistency.upper() if isinstance(consistency, str) else None
-        start = CallStart(
-            keyspace=config.keyspace,
-            batch_type=kind,
-            ops=ops,
-            read_consistency=override or config.read_consistency,
-            write_consistency=override or config.write_consistency,
-        )
-        return self._observers.call_started(start)
+        if not self._observers.is_active():
+            return None
+        if isinstance(consistency, str):
+            read = write = consistency.upper()
+        else:
+            read, write = config.read_consistency, config.write_consistency
+        return self._observers.call_started(CallStart(config.keyspace, kind, ops, read, write))
 
 
 @functools.cache

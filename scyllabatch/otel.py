@@ -23,6 +23,7 @@ lists every span, attribute, event and instrument.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -59,12 +60,45 @@ _OP_NAMES = {
     "ListNamespacesOp": "list_namespaces",
 }
 
-# The global meter provider until one is set. The API has no public way to tell it apart from a
-# real provider; without it (another API version) instruments are made on the proxy, which
-# forwards them once a provider is set.
-_PROXY_METER_PROVIDER: Any = getattr(
-    getattr(metrics, "_internal", None), "_PROXY_METER_PROVIDER", None
+# Until the application sets a global provider, the API's getters return proxies; telling a
+# proxy apart costs an environment look-up per call (microseconds), so the hot path reads the
+# API's own "is a provider set" globals, which a provider named in the environment fills on the
+# first look-up. Another API version without them takes the public path.
+_trace_globals: Any = trace
+_metrics_globals: Any = getattr(metrics, "_internal", None)
+_UNKNOWN = object()
+_FROM_ENVIRONMENT = any(
+    name in os.environ for name in ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
 )
+_PROXY_METER_PROVIDER: Any = getattr(_metrics_globals, "_PROXY_METER_PROVIDER", None)
+
+
+def _no_global_tracer_provider() -> bool:
+    value = getattr(_trace_globals, "_TRACER_PROVIDER", _UNKNOWN)
+    if value is _UNKNOWN or _FROM_ENVIRONMENT:
+        return isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return value is None
+
+
+def _no_global_meter_provider() -> bool:
+    value = getattr(_metrics_globals, "_METER_PROVIDER", _UNKNOWN)
+    if value is _UNKNOWN or _FROM_ENVIRONMENT:
+        return metrics.get_meter_provider() is _PROXY_METER_PROVIDER
+    return value is None
+
+
+_FAST_CHECK = (
+    not _FROM_ENVIRONMENT
+    and hasattr(_trace_globals, "_TRACER_PROVIDER")
+    and hasattr(_metrics_globals, "_METER_PROVIDER")
+)
+
+
+def _no_global_provider() -> bool:
+    """Whether neither a global tracer provider nor a global meter provider is set."""
+    if _FAST_CHECK:
+        return _trace_globals._TRACER_PROVIDER is None and _metrics_globals._METER_PROVIDER is None
+    return _no_global_tracer_provider() and _no_global_meter_provider()
 
 
 def error_type(error: BaseException) -> str:
@@ -160,6 +194,7 @@ class OpenTelemetry(Observer):
     ) -> None:
         self._tracer_provider = tracer_provider
         self._meter_provider = meter_provider
+        self._global = tracer_provider is None and meter_provider is None
         self.request_spans = request_spans
         self._tracer: trace.Tracer | None = None
         self._instruments: _Instruments | None = None
@@ -169,18 +204,22 @@ class OpenTelemetry(Observer):
     def _get_tracer(self) -> trace.Tracer | None:
         tracer = self._tracer
         if tracer is None:
-            provider = self._tracer_provider or trace.get_tracer_provider()
-            if isinstance(provider, trace.ProxyTracerProvider):
-                return None  # no provider set yet: record nothing
+            provider = self._tracer_provider
+            if provider is None:
+                if _no_global_tracer_provider():
+                    return None  # nothing set yet: record nothing
+                provider = trace.get_tracer_provider()
             tracer = self._tracer = provider.get_tracer("scyllabatch", __version__)
         return tracer
 
     def _get_instruments(self) -> _Instruments | None:
         instruments = self._instruments
         if instruments is None:
-            provider = self._meter_provider or metrics.get_meter_provider()
-            if provider is _PROXY_METER_PROVIDER:
-                return None
+            provider = self._meter_provider
+            if provider is None:
+                if _no_global_meter_provider():
+                    return None
+                provider = metrics.get_meter_provider()
             with self._lock:
                 if self._instruments is None:
                     meter = provider.get_meter("scyllabatch", __version__)
@@ -194,6 +233,15 @@ class OpenTelemetry(Observer):
         if texts is None:
             texts = self._texts[keyspace] = schema.statement_cql(keyspace)
         return texts[statement]
+
+    def is_active(self) -> bool:
+        """Whether a provider is set: the hot path while the application sets none."""
+        return not (
+            self._global
+            and self._tracer is None
+            and self._instruments is None
+            and _no_global_provider()
+        )
 
     def call_started(self, start: CallStart) -> CallObservation | None:
         """Open the call's span (when a tracer provider is set) and time it for the metrics."""

@@ -154,6 +154,8 @@ def test_observers_skip_those_not_following_and_survive_failures() -> None:
 
 def test_without_providers_opentelemetry_follows_nothing() -> None:
     # No test in this process sets OpenTelemetry's global providers.
+    assert GLOBAL.is_active() is False
+    assert Observers([GLOBAL]).is_active() is False
     assert GLOBAL.call_started(_start()) is None
     assert OpenTelemetry().call_started(_start()) is None
     assert default_observers() == (GLOBAL,)
