@@ -140,6 +140,22 @@ def _guarded(hook: str, error: Exception) -> None:
     logger.warning("telemetry observer failed in %s (ignored): %r", hook, error)
 
 
+def _started(targets: Sequence[Any], hook: str, argument: Any) -> list[Any] | None:
+    """Call ``hook(argument)`` on each target; the observations they return, if any."""
+    found: list[Any] | None = None
+    for target in targets:
+        try:
+            started = getattr(target, hook)(argument)
+        except Exception as exc:
+            _guarded(hook, exc)
+            continue
+        if started is not None:
+            if found is None:
+                found = []
+            found.append(started)
+    return found
+
+
 class _Requests(RequestObservation):
     __slots__ = ("_observations",)
 
@@ -161,16 +177,8 @@ class _Calls(CallObservation):
         self._observations = observations
 
     def request_started(self, request: Request) -> RequestObservation | None:
-        found: list[RequestObservation] = []
-        for observation in self._observations:
-            try:
-                started = observation.request_started(request)
-            except Exception as exc:
-                _guarded("request_started", exc)
-                continue
-            if started is not None:
-                found.append(started)
-        return _Requests(found) if found else None
+        found = _started(self._observations, "request_started", request)
+        return None if found is None else _Requests(found)
 
     def retrying(
         self, retries: Sequence[tuple[Request, Failure]], attempt: int, delay: float
@@ -216,17 +224,7 @@ class Observers:
 
     def call_started(self, start: CallStart) -> CallObservation | None:
         """Start the call on every observer; ``None`` when none of them follows it."""
-        found: list[CallObservation] | None = None
-        for member in self.members:
-            try:
-                started = member.call_started(start)
-            except Exception as exc:
-                _guarded("call_started", exc)
-                continue
-            if started is not None:
-                if found is None:
-                    found = []
-                found.append(started)
+        found = _started(self.members, "call_started", start)
         return None if found is None else _Calls(found)
 
 

@@ -85,6 +85,14 @@ def prepare_raw_table(session: Any, keyspace: str) -> None:
     session.execute(schema.items_table_cql(keyspace, RAW_TABLE), timeout=60)
 
 
+def prepare_raw_insert(session: Any, keyspace: str) -> Any:
+    """The raw contestants' prepared insert into their table."""
+    return session.prepare(
+        f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, updated_at, "
+        "ttl) VALUES (?, ?, ?, ?, ?, ?)"
+    )
+
+
 def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
     if future.done():
         return
@@ -131,10 +139,7 @@ class Runners:
             name: store_class(session, config=replace(config, created_at_mode=mode))
             for name, mode in SDK_STORES.items()
         }
-        self.insert = session.prepare(
-            f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, updated_at, "
-            "ttl) VALUES (?, ?, ?, ?, ?, ?)"
-        )
+        self.insert = prepare_raw_insert(session, keyspace)
         self.select = session.prepare(
             f"SELECT key, value, created_at, updated_at FROM {keyspace}.{schema.ITEMS} "
             "WHERE namespace = ? AND key = ?"
@@ -143,10 +148,7 @@ class Runners:
         # the default retry policy and load balancing).
         self.naive_cluster = _driver.default_cluster(config)
         self.naive_session = self.naive_cluster.connect()
-        self.naive_insert = self.naive_session.prepare(
-            f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, updated_at, "
-            "ttl) VALUES (?, ?, ?, ?, ?, ?)"
-        )
+        self.naive_insert = prepare_raw_insert(self.naive_session, keyspace)
 
     def close(self) -> None:
         self.naive_cluster.shutdown()
