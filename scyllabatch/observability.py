@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from scyllabatch._core.engine import CallStats
-from scyllabatch._core.planner import CallPlan
 from scyllabatch._core.requests import Failure, Request
 from scyllabatch._core.retry import ErrorKind
 from scyllabatch.config import StoreConfig
@@ -73,13 +72,6 @@ class CallEnd(NamedTuple):
     stats: CallStats | None
     duration: float
     error: BaseException | None
-
-    @classmethod
-    def of(
-        cls, plan: CallPlan, stats: CallStats, duration: float, error: BaseException | None
-    ) -> CallEnd:
-        """The end of a planned call."""
-        return cls(plan.size, plan.batch_type, plan.op_kinds, stats, duration, error)
 
 
 class RequestEnd(NamedTuple):
