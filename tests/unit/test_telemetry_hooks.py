@@ -152,6 +152,18 @@ def test_observers_skip_those_not_following_and_survive_failures() -> None:
     assert ended == [end]
 
 
+def test_an_observer_failing_its_activity_check_counts_as_inactive(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(Observer):
+        def is_active(self) -> bool:
+            raise RuntimeError("activity bug")
+
+    assert Observers([Broken()]).is_active() is False
+    assert Observers([Broken(), Observer()]).is_active() is True
+    assert "activity bug" in caplog.text
+
+
 def test_without_providers_opentelemetry_follows_nothing() -> None:
     # No test in this process sets OpenTelemetry's global providers.
     assert GLOBAL.is_active() is False
