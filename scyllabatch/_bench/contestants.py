@@ -85,6 +85,14 @@ def prepare_raw_table(session: Any, keyspace: str) -> None:
     session.execute(schema.items_table_cql(keyspace, RAW_TABLE), timeout=60)
 
 
+def prepare_raw_insert(session: Any, keyspace: str) -> Any:
+    """The raw contestants' prepared insert into their table."""
+    return session.prepare(
+        f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, updated_at, "
+        "ttl) VALUES (?, ?, ?, ?, ?, ?)"
+    )
+
+
 def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
     if future.done():
         return
@@ -132,10 +140,7 @@ class Runners:
             name: store_class(session, config=replace(config, created_at_mode=mode))
             for name, mode in SDK_STORES.items()
         }
-        self.insert = session.prepare(
-            f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, updated_at, "
-            "ttl) VALUES (?, ?, ?, ?, ?, ?)"
-        )
+        self.insert = prepare_raw_insert(session, keyspace)
         self.select = session.prepare(
             f"SELECT key, value, created_at, updated_at FROM {keyspace}.{schema.ITEMS} "
             "WHERE namespace = ? AND key = ?"
@@ -153,10 +158,7 @@ class Runners:
         if self._naive is None:
             cluster = _driver.default_cluster(self.config)
             session = cluster.connect()
-            insert = session.prepare(
-                f"INSERT INTO {self.config.keyspace}.{RAW_TABLE} (namespace, key, value, "
-                "created_at, updated_at, ttl) VALUES (?, ?, ?, ?, ?, ?)"
-            )
+            insert = prepare_raw_insert(session, self.config.keyspace)
             self._naive = (cluster, session, insert)
         return self._naive[1], self._naive[2]
 
