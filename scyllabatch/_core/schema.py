@@ -30,6 +30,7 @@ from scyllabatch.errors import StoreValidationError
 ITEMS = "items"
 NAMESPACES = "namespaces"
 ROOTS = "namespace_roots"
+VECTORS = "item_vectors"  # only in keyspaces of stores with an index config
 ROOT_BUCKETS = 8
 """Partitions of ``namespace_roots`` (``bucket`` 0..7). Older versions wrote every root to
 bucket 0, which listing still reads."""
@@ -83,6 +84,10 @@ STATEMENT_OPERATIONS: dict[Statement, tuple[str, str]] = {
     Statement.LIST_ROOTS: ("SELECT", ROOTS),
     Statement.LIST_UNDER_ROOT: ("SELECT", NAMESPACES),
     Statement.LIST_RANGE: ("SELECT", NAMESPACES),
+    Statement.VECTOR_INSERT: ("INSERT", VECTORS),
+    Statement.VECTOR_DELETE: ("DELETE", VECTORS),
+    Statement.VECTOR_NEAREST: ("SELECT", VECTORS),
+    Statement.VECTOR_READ: ("SELECT", VECTORS),
 }
 
 
@@ -119,7 +124,6 @@ def statement_cql(keyspace: str) -> dict[Statement, str]:
     }
 
 
-VECTORS = "item_vectors"
 VECTOR_INDEX = "item_vectors_embedding"
 #: The server's similarity function of each distance (``similarity_<name>`` in CQL).
 SIMILARITY_FUNCTIONS = {"cosine": "cosine", "dot_product": "dot_product", "euclidean": "euclidean"}

@@ -112,7 +112,7 @@ def test_protocol_codes_of_server_errors() -> None:
 
 
 def test_every_statement_has_an_operation_and_table_from_its_cql() -> None:
-    texts = schema.statement_cql("ks")
+    texts = {**schema.statement_cql("ks"), **schema.vector_statement_cql("ks", "cosine")}
     assert set(schema.STATEMENT_OPERATIONS) == set(schema.Statement)
     for statement, (verb, table) in schema.STATEMENT_OPERATIONS.items():
         assert texts[statement].startswith(verb)
