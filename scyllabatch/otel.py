@@ -32,7 +32,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from scyllabatch._core import schema
-from scyllabatch._core.requests import Failure, Request
+from scyllabatch._core.requests import Consistency, Failure, Request
 from scyllabatch._version import __version__
 from scyllabatch.errors import StoreError
 from scyllabatch.observability import (
@@ -316,6 +316,8 @@ class _Call(CallObservation):
         start = self._start
         attributes: dict[str, Any] = dict(self._common)
         level = start.write_consistency if request.is_write else start.read_consistency
+        if request.consistency is Consistency.NEAREST:  # top-k queries run at LOCAL_ONE
+            level = "LOCAL_ONE"
         attributes["cassandra.consistency.level"] = level.lower()
         attributes["cassandra.query.idempotent"] = request.idempotent
         if request.fetch_size:
