@@ -157,12 +157,13 @@ class StoreBase:
         retry_backoff: float | None,
         timeout: float | None = None,
         consistency: str | None = None,
+        serial_consistency: str | None = None,
     ) -> PreparedCall:
         started = time.perf_counter()
         if self._closed:
             raise StoreError("this store is closed; create a new one")
         kind = parse_batch_type(batch_type)
-        options = _driver.call_options(timeout, consistency)
+        options = _driver.call_options(timeout, consistency, serial_consistency)
         retry = self.config.retry.with_overrides(max_retries, retry_delay, retry_backoff)
         ops = as_op_list(ops)
         try:

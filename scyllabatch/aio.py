@@ -184,6 +184,7 @@ class AsyncStore(StoreBase):
         *,
         timeout: float | None = None,
         consistency: str | None = None,
+        serial_consistency: str | None = None,
     ) -> list[Any]:
         """Run a batch of operations; see :meth:`scyllabatch.Store.batch`."""
         call: PreparedCall
@@ -201,10 +202,18 @@ class AsyncStore(StoreBase):
                 retry_backoff,
                 timeout,
                 consistency,
+                serial_consistency,
             )
         else:
             call = self._prepare_call(
-                ops, batch_type, max_retries, retry_delay, retry_backoff, timeout, consistency
+                ops,
+                batch_type,
+                max_retries,
+                retry_delay,
+                retry_backoff,
+                timeout,
+                consistency,
+                serial_consistency,
             )
             share.charge(time.perf_counter() - started)
         error: BaseException | None = None

@@ -143,6 +143,7 @@ class Store(StoreBase):
         *,
         timeout: float | None = None,
         consistency: str | None = None,
+        serial_consistency: str | None = None,
     ) -> list[Any]:
         """Run a batch of operations; returns one result per op, in order.
 
@@ -151,11 +152,19 @@ class Store(StoreBase):
         (per-partition batches, concurrent) or ``"LOGGED"`` (one atomic batch). The retry
         arguments override the store's :class:`~scyllabatch.RetryPolicy` for this call;
         ``timeout`` (seconds per request) overrides ``StoreConfig.request_timeout`` and
-        ``consistency`` (e.g. ``"QUORUM"``) the configured read and write consistency, for this
-        call only.
+        ``consistency`` (e.g. ``"QUORUM"``) the configured read and write consistency, and
+        ``serial_consistency`` (``"SERIAL"``/``"LOCAL_SERIAL"``) that of conditional writes, for
+        this call only.
         """
         call = self._prepare_call(
-            ops, batch_type, max_retries, retry_delay, retry_backoff, timeout, consistency
+            ops,
+            batch_type,
+            max_retries,
+            retry_delay,
+            retry_backoff,
+            timeout,
+            consistency,
+            serial_consistency,
         )
         error: BaseException | None = None
         try:

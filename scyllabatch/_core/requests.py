@@ -20,6 +20,7 @@ class Consistency(enum.Enum):
 
     READ = "read"
     WRITE = "write"
+    SERIAL = "serial"  # a linearizable read: the serial consistency of conditional writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ class Request:
     was not applied). ``idempotent`` tells the retry policy whether re-sending after an ambiguous
     error is safe. A data write carries its statements pre-serialized in ``encoded`` (and no
     ``queries``); every other request carries ``queries`` for the driver to bind.
+    ``counter`` marks counter updates (a ``COUNTER`` batch when there are several);
+    ``conditional`` a lightweight transaction (sent with the serial consistency).
     """
 
     queries: tuple[Query, ...]
@@ -63,6 +66,8 @@ class Request:
     estimated_bytes: int = 0
     internal: bool = False  # a TTL refresh or registry write, not one of the caller's writes
     encoded: EncodedStatements | None = None
+    counter: bool = False
+    conditional: bool = False
 
     @property
     def is_write(self) -> bool:
