@@ -65,7 +65,8 @@ async def test_counters_of_one_partition_go_in_one_counter_batch(facade: Facade)
     facade.store.reset_metrics()
     await facade.batch([CounterOp(NS, f"k{i}", "n", i + 1) for i in range(20)])
     stats = facade.store.get_metrics()["batch_stats"]
-    assert stats["write_requests"] == 1  # the server accepted one COUNTER batch of 20 updates
+    # the server accepted one COUNTER batch of 20 updates
+    assert stats["write_requests"] == stats["counter_requests"] == 1
     got = await facade.batch([GetCountersOp(NS, f"k{i}") for i in range(20)])
     assert got == [{"n": i + 1} for i in range(20)]
 
@@ -195,6 +196,7 @@ async def test_conditional_writes_of_one_namespace_apply_together(facade: Facade
             ConditionalPutOp(("elsewhere",), "free", {"v": 1}, IfAbsent()),
         ]
     )
+    assert facade.store.get_metrics()["batch_stats"]["conditional_requests"] == 2
     # one conditional batch per namespace: the first op's condition held, but its batch failed
     assert [r.applied for r in results] == [False, False, True]
     assert results[0].current is None  # still absent, as its condition expected
