@@ -228,7 +228,7 @@ class ConditionalResult:
 
     ``applied`` says whether the write was applied. ``current`` is the item at the key after
     the call: when applied, the item as written (``None`` after a delete); when not applied,
-    the item stored when the condition was checked, read at the serial consistency (``None``
+    the item stored, read right after the failed condition at the serial consistency (``None``
     if there is none). A write whose own condition held is also not applied when another
     conditional write of the same namespace in the call failed its condition (they apply
     together or not at all); its ``current`` then still matches its condition.

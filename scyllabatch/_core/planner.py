@@ -399,9 +399,11 @@ def _refresh_requests(
 
     The cells are re-written with their original write timestamp and unchanged values: a newer
     write made meanwhile (by anyone) still wins, and for equal timestamps both Cassandra and
-    ScyllaDB keep the cell that expires later. Keys written by this call are skipped.
+    ScyllaDB keep the cell that expires later. Keys written by this call (conditionally or not)
+    are skipped.
     """
     written = {(w.put.partition, w.put.key) for w in plan.writes}
+    written.update((c.put.partition, c.put.key) for c in plan.conditionals)
     by_partition: dict[str, dict[str, tuple[StoredRow, tuple[int, ...]]]] = {}
     for row, indices in refreshes:
         if row.ttl_seconds is None or (row.partition, row.key) in written:

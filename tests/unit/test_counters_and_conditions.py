@@ -19,6 +19,7 @@ from scyllabatch import (
     ConditionalResult,
     CounterOp,
     GetCountersOp,
+    GetOp,
     IfAbsent,
     IfUnchanged,
     PutOp,
@@ -236,3 +237,14 @@ def test_plan_is_not_empty_with_only_counters() -> None:
         100,
     )
     assert not plan.is_empty
+
+
+def test_a_key_written_conditionally_is_not_ttl_refreshed_by_the_same_call() -> None:
+    from scyllabatch._core.items import StoredRow
+    from scyllabatch._core.planner import _refresh_requests
+
+    plan, ctx = make([GetOp(NS, "x"), ConditionalPutOp(NS, "x", {}, IfAbsent())])
+    row = StoredRow(NS, "a", "x", b"\x80", 1, 1, 60, 1)
+    other = StoredRow(NS, "a", "y", b"\x80", 1, 1, 60, 1)
+    refreshed = _refresh_requests(plan, [(row, (0,)), (other, (0,))], ctx.limits)
+    assert [q.params[1] for r in refreshed for q in r.queries] == ["y"]
