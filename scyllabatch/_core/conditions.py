@@ -15,12 +15,13 @@ requests are never re-sent after an ambiguous failure, nor speculated.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from scyllabatch._core.items import StoredRow, from_micros
 from scyllabatch._core.reads import MAX_KEYS_PER_LOOKUP, decode_values
 from scyllabatch._core.requests import Consistency, Query, Request, Rows
 from scyllabatch._core.schema import Statement
+from scyllabatch._core.speedups import Codec
 from scyllabatch._core.validation import ConditionalWrite
 from scyllabatch._pure.writes import STATEMENT_OVERHEAD_BYTES
 from scyllabatch.config import BatchLimits
@@ -76,13 +77,13 @@ def check_limits(writes: Sequence[ConditionalWrite], limits: BatchLimits) -> Non
 class ConditionalWriter:
     """Builds the conditional requests of a call and turns their answers into results."""
 
-    def __init__(self, writes: Sequence[ConditionalWrite], codec: Any) -> None:
+    def __init__(self, writes: Sequence[ConditionalWrite], codec: Codec) -> None:
         self.groups = list(by_partition(writes).values())
         self.codec = codec
         self.results: dict[int, ConditionalResult] = {}
         self._timestamp = 0
         self.rejected: set[int] = set()  # op indices whose batch the server did not apply
-        self._group_of: dict[int, list[ConditionalWrite]] = {}
+        self._group_of: dict[Request, list[ConditionalWrite]] = {}
         self._created: dict[int, int] = {}  # op index -> created_at written
 
     def start(self, created: dict[tuple[str, str], int], timestamp: int) -> list[Request]:
@@ -134,17 +135,17 @@ class ConditionalWriter:
                 estimated_bytes=sum(_estimated_bytes(write) for write in group),
                 conditional=True,
             )
-            self._group_of[id(request)] = group
+            self._group_of[request] = group
             requests.append(request)
         return requests
 
     def owns(self, request: Request) -> bool:
         """Whether ``request`` is one of this writer's (a conditional batch or its re-read)."""
-        return id(request) in self._group_of
+        return request in self._group_of
 
     def feed(self, request: Request, page: Rows) -> list[Request]:
         """Take one answer; returns the re-read of a batch that was not applied."""
-        group = self._group_of.pop(id(request))
+        group = self._group_of.pop(request)
         if request.conditional:
             applied = bool(page.rows[0][0]) if page.rows else True
             if applied:
@@ -166,7 +167,8 @@ class ConditionalWriter:
         return Item(
             namespace=put.namespace,
             key=put.key,
-            value=self.codec.decode(put.encoded),
+            # encoded by this call from the op's dict: decoding gives what a get would return
+            value=cast(dict[str, Any], self.codec.decode(put.encoded)),
             created_at=from_micros(self._created[write.index]),
             updated_at=from_micros(self._timestamp),
         )
@@ -184,7 +186,7 @@ class ConditionalWriter:
                 idempotent=True,
                 op_indices=tuple(write.index for write in members),
             )
-            self._group_of[id(request)] = members
+            self._group_of[request] = members
             for write in members:  # a key with no row stays None
                 self.results[write.index] = ConditionalResult(applied=False, current=None)
             requests.append(request)

@@ -40,6 +40,7 @@ from typing import Any
 from scyllabatch._codec_errors import EncodeError
 from scyllabatch._core.filters import Condition, FilterError, compile_filter
 from scyllabatch._core.items import EPOCH
+from scyllabatch._core.speedups import Codec, Writes
 from scyllabatch._impl import writes as selected_writes
 from scyllabatch.errors import StoreValidationError
 from scyllabatch.ops import (
@@ -448,22 +449,21 @@ def parse_batch_type(batch_type: Any) -> BatchType:
 
 def validate_ops(
     ops: Sequence[Any],
-    codec: Any,
-    writes: Any = selected_writes,
+    codec: Codec,
+    writes: Writes = selected_writes,
     *,
     max_value_bytes: int = MAX_VALUE_BYTES,
 ) -> list[NormalizedOp]:
     """Validate every op and encode every put value in one codec call.
+
+    ``ops`` is a sequence: the facades accept any iterable and make it one, once
+    (``scyllabatch._base.as_op_list``).
 
     ``codec`` is the selected speedups codec module (``encode_batch``); ``writes`` the selected
     writes module, whose ``fast_put`` accepts the common, certainly valid puts without the
     label-by-label checks; ``max_value_bytes`` is the largest encoded value accepted
     (``StoreConfig.limits.max_value_bytes``).
     """
-    if isinstance(ops, (str, bytes)) or not isinstance(ops, Sequence):
-        raise StoreValidationError(
-            f"ops must be a list of operations, got {type(ops).__name__}", field="ops"
-        )
     fast_put = writes.fast_put
     normalized: list[NormalizedOp] = []
     partitions: dict[object, str] = {}  # namespace -> partition text, for the fast path
@@ -656,7 +656,7 @@ def _validate_counter(op: Any, index: int, kind: str) -> CounterWrite:
 def _encode_values(
     values: list[Any],
     targets: list[PutWrite],
-    codec: Any,
+    codec: Codec,
     max_value_bytes: int,
     kinds: dict[int, str],
 ) -> None:
