@@ -19,9 +19,7 @@ from scyllabatch import (
     CounterOp,
     GetCountersOp,
     IfAbsent,
-    PutOp,
     RetryPolicy,
-    StoreError,
     StoreTimeoutError,
     StoreUnavailableError,
 )
@@ -97,6 +95,39 @@ def test_paused_node_counter_and_conditional_writes_are_unknown_and_never_resent
         store.close()
 
 
+def wait_until_marked_down(coordinator: str, keyspace: str, timeout: float = 120.0) -> None:
+    """Until a write at ``ALL`` coordinated by ``coordinator`` is refused as ``Unavailable``."""
+    from cassandra import ConsistencyLevel
+    from cassandra import Unavailable as DriverUnavailable
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+    from cassandra.policies import FallthroughRetryPolicy, WhiteListRoundRobinPolicy
+    from cassandra.query import SimpleStatement
+
+    profile = ExecutionProfile(
+        load_balancing_policy=WhiteListRoundRobinPolicy([coordinator]),
+        consistency_level=ConsistencyLevel.ALL,
+        retry_policy=FallthroughRetryPolicy(),  # the node's own answer, not the next host's
+        request_timeout=5,
+    )
+    cluster = Cluster([coordinator], execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+    probe = SimpleStatement(f"INSERT INTO {keyspace}.items (namespace, key) VALUES ('probe', 'k')")
+    deadline = time.monotonic() + timeout
+    last: object = None
+    try:
+        session = cluster.connect()
+        while True:
+            try:
+                last = session.execute(probe)
+            except DriverUnavailable:
+                return
+            except Exception as exc:  # a timeout while the node still waits for the paused one
+                last = exc
+            assert time.monotonic() < deadline, f"{coordinator} never said Unavailable: {last!r}"
+            time.sleep(0.2)
+    finally:
+        cluster.shutdown()
+
+
 def test_unavailable_counter_and_conditional_writes_are_retried_and_not_applied(
     healthy_ring: Ring, cluster_keyspace: str
 ) -> None:
@@ -117,20 +148,11 @@ def test_unavailable_counter_and_conditional_writes_are_retried_and_not_applied(
     try:
         store.batch([CounterOp(("c",), "k", "n", 1)])
         ring.signal(victim, signal.SIGSTOP)
-
-        def server_says_unavailable() -> bool:
-            # a plain put at ALL: Unavailable once gossip has marked the paused node down
-            try:
-                store.batch([PutOp(("probe",), "k", {})], max_retries=0)
-            except StoreUnavailableError:
-                return True
-            except StoreError:
-                return False
-            return False
-
-        deadline = time.monotonic() + 120
-        while not server_says_unavailable():
-            assert time.monotonic() < deadline, "the ring never marked the paused node down"
+        # Wait until every live node has marked the paused one down: a node that still thinks
+        # it is up accepts the write and fails it later (a WriteFailure, outcome unknown).
+        for host in ring.hosts:
+            if host != victim:
+                wait_until_marked_down(host, cluster_keyspace)
         seen = observe(store)
         # The conditional write's commit at ALL cannot be met either: the coordinator refuses
         # it before proposing anything.
