@@ -151,6 +151,7 @@ class StoreBase(Observed):
         retry_backoff: float | None,
         timeout: float | None,
         consistency: str | None,
+        serial_consistency: str | None = None,
         *,
         turns: bool = False,
     ) -> Flow:
@@ -167,7 +168,7 @@ class StoreBase(Observed):
         if self._observers is not None:
             observation = self._observe_call(self.config, kind, ops, consistency)
         try:
-            options = _driver.call_options(timeout, consistency)
+            options = _driver.call_options(timeout, consistency, serial_consistency)
             retry = self.config.retry.with_overrides(max_retries, retry_delay, retry_backoff)
             plan = self._plan(ops, kind)
         except StoreValidationError as exc:

@@ -32,7 +32,7 @@ _SCYLLA_SETTINGS = (
     "batch_size_warn_threshold_in_kb",
     "batch_size_fail_threshold_in_kb",
 )
-_TABLES = (schema.ITEMS, schema.NAMESPACES, schema.ROOTS)
+_TABLES = tuple(schema.TABLES)
 
 
 def driver_info() -> dict[str, Any]:

@@ -369,6 +369,10 @@ def encoded_messages_supported(session: Any) -> bool:
 
 _BATCH_HEAD = struct.Struct(">BH")
 
+# Requests whose consistency level is their own, never a call's ``consistency=``: serial reads,
+# and nearest-neighbour queries (the server answers those only at ONE / LOCAL_ONE).
+_OWN_LEVELS = (Consistency.SERIAL, Consistency.NEAREST)
+
 
 @dataclass(frozen=True, slots=True)
 class CallOptions:
@@ -377,15 +381,31 @@ class CallOptions:
 
     timeout: float | None = None
     consistency: int | None = None
+    serial_consistency: int | None = None
     observation: CallObservation | None = None
     """The call's telemetry (``None`` when the store has no observer following it)."""
 
 
 DEFAULT_CALL = CallOptions()
 
+SERIAL_LEVELS = ("SERIAL", "LOCAL_SERIAL")
 
-def call_options(timeout: Any, consistency: Any) -> CallOptions:
-    """Validate ``batch()``'s ``timeout=`` and ``consistency=`` (before any I/O)."""
+
+def serial_level(value: Any, field: str) -> int:
+    """The driver's level for a serial consistency name (``SERIAL`` or ``LOCAL_SERIAL``)."""
+    name = value.upper() if isinstance(value, str) else value
+    if name not in SERIAL_LEVELS:
+        raise StoreValidationError(
+            f"{field} {value!r} is not a serial consistency level; use 'SERIAL' (Paxos across "
+            "all data centers) or 'LOCAL_SERIAL' (within the local data center)",
+            field=field,
+        )
+    return consistency_level(name)
+
+
+def call_options(timeout: Any, consistency: Any, serial_consistency: Any = None) -> CallOptions:
+    """Validate ``batch()``'s ``timeout=``, ``consistency=`` and ``serial_consistency=`` (before
+    any I/O)."""
     if timeout is not None and (
         isinstance(timeout, bool)
         or not isinstance(timeout, (int, float))
@@ -403,13 +423,19 @@ def call_options(timeout: Any, consistency: Any) -> CallOptions:
         if name not in ConsistencyLevel.name_to_value or name in ("SERIAL", "LOCAL_SERIAL"):
             raise StoreValidationError(
                 f"consistency {consistency!r} is not a consistency level; use one of ONE, QUORUM, "
-                "LOCAL_QUORUM, ALL, ... (or None for the configured ones)",
+                "LOCAL_QUORUM, ALL, ... (or None for the configured ones); the serial level of "
+                "conditional writes is serial_consistency=",
                 field="consistency",
             )
         level = consistency_level(name)
-    if timeout is None and level is None:
+    serial = (
+        None
+        if serial_consistency is None
+        else serial_level(serial_consistency, "serial_consistency")
+    )
+    if timeout is None and level is None and serial is None:
         return DEFAULT_CALL
-    return CallOptions(None if timeout is None else float(timeout), level)
+    return CallOptions(None if timeout is None else float(timeout), level, serial)
 
 
 class Statements:
@@ -427,6 +453,7 @@ class Statements:
         self.speculative = config.speculative_delay is not None
         self.read_consistency = consistency_level(config.read_consistency)
         self.write_consistency = consistency_level(config.write_consistency)
+        self.serial_consistency = consistency_level(config.serial_consistency)
         self.prepared: dict[schema.Statement, PreparedStatement] = {}
         texts = schema.statement_cql(config.keyspace)
         if config.index_config is not None:
@@ -472,8 +499,13 @@ class Statements:
             future = self._send_encoded(request, request.encoded, options)
         else:
             statement = self.build(request)
-            if options.consistency is not None and request.consistency is not Consistency.NEAREST:
+            if options.consistency is not None and request.consistency not in _OWN_LEVELS:
                 statement.consistency_level = options.consistency
+            if options.serial_consistency is not None:
+                if request.conditional:
+                    statement.serial_consistency_level = options.serial_consistency
+                elif request.consistency is Consistency.SERIAL:
+                    statement.consistency_level = options.serial_consistency
             future = self.session.execute_async(
                 statement,
                 timeout=options.timeout or self.config.request_timeout,
@@ -530,14 +562,18 @@ class Statements:
         """The driver statement for one engine request (reads, TTL refreshes, registrations).
 
         The common case (a batch of one statement kind) looks its prepared statement up once,
-        and the driver binds each row as it adds it.
+        and the driver binds each row as it adds it. Conditional writes carry the serial
+        consistency, their re-reads use it as their consistency, and several counter updates
+        make a ``COUNTER`` batch.
         """
         if request.consistency is Consistency.WRITE:
             consistency = self.write_consistency
+        elif request.consistency is Consistency.READ:
+            consistency = self.read_consistency
         elif request.consistency is Consistency.NEAREST:
             consistency = ConsistencyLevel.LOCAL_ONE
         else:
-            consistency = self.read_consistency
+            consistency = self.serial_consistency
         queries = request.queries
         if request.batch_type is None:
             query = queries[0]
@@ -547,11 +583,18 @@ class Statements:
             bound.is_idempotent = request.idempotent
             if request.fetch_size:
                 bound.fetch_size = request.fetch_size
+            if request.conditional:
+                bound.serial_consistency_level = self.serial_consistency
             return bound
         batch = BatchStatement(
-            batch_type=_DRIVER_BATCH_TYPES[request.batch_type],
+            batch_type=(
+                DriverBatchType.COUNTER
+                if request.counter
+                else _DRIVER_BATCH_TYPES[request.batch_type]
+            ),
             retry_policy=NO_DRIVER_RETRIES,
             consistency_level=consistency,
+            serial_consistency_level=self.serial_consistency if request.conditional else None,
         )
         prepared = self.prepared
         add = batch.add

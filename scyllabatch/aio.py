@@ -155,6 +155,7 @@ class AsyncStore(StoreBase):
         *,
         timeout: float | None = None,
         consistency: str | None = None,
+        serial_consistency: str | None = None,
     ) -> list[Any]:
         """Run a batch of operations; see :meth:`scyllabatch.Store.batch`."""
         ops = as_op_list(ops)
@@ -171,6 +172,7 @@ class AsyncStore(StoreBase):
             retry_backoff,
             timeout,
             consistency,
+            serial_consistency,
             turns=not offload,
         )
         reply: Any = None

@@ -292,6 +292,10 @@ class StoreConfig:
     "fields"}`` dict) turns on semantic search: puts embed the configured fields and
     ``SearchOp(query=...)`` ranks by vector similarity (``docs/search.md``). ``setup()`` then
     also creates the vector table and its index. Without it nothing of that exists or runs.
+
+    ``serial_consistency`` (``"SERIAL"`` or ``"LOCAL_SERIAL"``) is the Paxos consistency of
+    conditional writes (:class:`~scyllabatch.ConditionalPutOp`) and of the read of the current
+    item when a condition fails; ``write_consistency`` is their commit consistency.
     """
 
     hosts: Sequence[str] = ("127.0.0.1",)
@@ -318,6 +322,7 @@ class StoreConfig:
     speculative_delay: float | None = 1.0
     speculative_attempts: int = 2
     heartbeat_interval: float = 2.0
+    serial_consistency: str = "SERIAL"
     index: IndexConfig | Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
@@ -344,6 +349,14 @@ class StoreConfig:
                     field=name,
                 )
             object.__setattr__(self, name, level.upper())
+        serial = self.serial_consistency
+        if not isinstance(serial, str) or serial.upper() not in ("SERIAL", "LOCAL_SERIAL"):
+            raise StoreValidationError(
+                f"serial_consistency {serial!r} is not a serial consistency level; use 'SERIAL' "
+                "(Paxos across all data centers) or 'LOCAL_SERIAL' (within the local data center)",
+                field="serial_consistency",
+            )
+        object.__setattr__(self, "serial_consistency", serial.upper())
         for name in ("max_concurrency", "port", "page_size", "speculative_attempts"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -43,6 +43,8 @@ class Metrics:
             self.logged_batches = 0
             self.unlogged_batches = 0
             self.single_writes = 0
+            self.counter_requests = 0
+            self.conditional_requests = 0
             self.internal_writes = 0
             self.read_requests = 0
             self.write_requests = 0
@@ -80,6 +82,8 @@ class Metrics:
                 self.logged_batches += call.logged_batches
                 self.unlogged_batches += call.unlogged_batches
                 self.single_writes += call.single_writes
+                self.counter_requests += call.counter_requests
+                self.conditional_requests += call.conditional_requests
                 self.internal_writes += call.internal_writes
                 self.read_requests += call.read_requests
                 self.write_requests += call.write_requests
@@ -96,7 +100,9 @@ class Metrics:
           - ``atomic_batches``: logged batches sent (all-or-nothing across partitions);
             ``concurrent_batches``: unlogged partition batches and single writes sent
             concurrently; ``logged_batches`` / ``unlogged_batches``: batch statements sent by type;
-            ``single_writes``: writes sent as one statement.
+            ``single_writes``: writes sent as one statement; ``counter_requests`` /
+            ``conditional_requests``: counter updates and conditional writes sent (one statement
+            or a ``COUNTER`` / conditional batch each).
           - ``logged_calls`` / ``unlogged_calls``: calls by ``batch_type``.
           - ``batch_size_p50/p95/p99``: percentiles of ops per call.
           - ``failed_batches``: calls that raised; ``retries``: requests re-sent.
@@ -125,6 +131,8 @@ class Metrics:
                     "logged_batches": self.logged_batches,
                     "unlogged_batches": self.unlogged_batches,
                     "single_writes": self.single_writes,
+                    "counter_requests": self.counter_requests,
+                    "conditional_requests": self.conditional_requests,
                     "logged_calls": self.logged_calls,
                     "unlogged_calls": self.unlogged_calls,
                     "batch_size_p50": size_p[0],
@@ -252,12 +260,14 @@ def prometheus_text(
     out.labelled_counter(
         "write_statements_total",
         "Caller write requests sent, by form: logged batch, unlogged (single-partition) batch, "
-        "or single statement.",
+        "single statement, counter updates, or conditional write.",
         "form",
         {
             "logged_batch": b["logged_batches"],
             "unlogged_batch": b["unlogged_batches"],
             "single": b["single_writes"],
+            "counter": b["counter_requests"],
+            "conditional": b["conditional_requests"],
         },
     )
     out.counter(

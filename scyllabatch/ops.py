@@ -14,7 +14,13 @@ from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "BatchType",
+    "ConditionalPutOp",
+    "ConditionalResult",
+    "CounterOp",
+    "GetCountersOp",
     "GetOp",
+    "IfAbsent",
+    "IfUnchanged",
     "Item",
     "ListNamespacesOp",
     "MatchCondition",
@@ -112,7 +118,67 @@ class ListNamespacesOp(NamedTuple):
     offset: int = 0
 
 
-Op = GetOp | PutOp | SearchOp | ListNamespacesOp
+class IfAbsent(NamedTuple):
+    """Condition of a :class:`ConditionalPutOp`: apply only if no item is stored at the key."""
+
+
+class IfUnchanged(NamedTuple):
+    """Condition of a :class:`ConditionalPutOp`: apply only if the stored item's ``updated_at``
+    is exactly ``updated_at`` (pass the ``updated_at`` of the :class:`Item` you read).
+
+    ``updated_at`` is the item's version: every write sets it to a new, strictly greater value,
+    with microsecond resolution. A timezone-aware ``datetime`` (naive ones are taken as UTC).
+    """
+
+    updated_at: datetime
+
+
+class ConditionalPutOp(NamedTuple):
+    """Write (``value`` a dict) or delete (``value=None``) one item only if ``condition`` holds.
+
+    ``condition`` is :class:`IfAbsent` (put-if-absent; a delete cannot have it) or
+    :class:`IfUnchanged` (put- or delete-if-unchanged). Result: :class:`ConditionalResult`.
+
+    Conditional writes are lightweight transactions (Paxos): about four round trips instead of
+    one, linearizable, never re-sent after an ambiguous failure. The conditional writes of one
+    namespace (one partition) in a call go in one conditional batch, which applies all of them
+    or none: if one condition fails, none of that namespace's conditional writes is applied.
+    ``ttl`` is in minutes, as for :class:`PutOp`. A call may not mix a conditional and a plain
+    write of the same key, and ``LOGGED`` calls take no conditional writes.
+    """
+
+    namespace: tuple[str, ...]
+    key: str
+    value: dict[str, Any] | None
+    condition: IfAbsent | IfUnchanged
+    ttl: float | None = None
+
+
+class CounterOp(NamedTuple):
+    """Add ``delta`` (an ``int``, may be negative) to the counter ``counter`` of an item.
+
+    Result: ``None``. Counters live in a table of their own (the server keeps counter columns
+    apart from other columns): they do not make an item exist, do not expire and are not
+    removed by deleting the item. A counter that was never incremented reads as absent. Several
+    ``CounterOp`` s of one counter in a call are added up and sent once. Counter updates are not
+    idempotent: they are never re-sent after an ambiguous failure (the error lists them as
+    ``unknown``), only when the server said nothing was applied.
+    """
+
+    namespace: tuple[str, ...]
+    key: str
+    counter: str
+    delta: int = 1
+
+
+class GetCountersOp(NamedTuple):
+    """Read every counter of one item. Result: ``dict[str, int]`` (empty if none was set)."""
+
+    namespace: tuple[str, ...]
+    key: str
+
+
+Op = GetOp | PutOp | SearchOp | ListNamespacesOp | ConditionalPutOp | CounterOp | GetCountersOp
 """Any operation accepted by :meth:`~scyllabatch.Store.batch`."""
 
 
@@ -156,5 +222,21 @@ class SearchItem(Item):
         return result
 
 
-Result = Item | list[SearchItem] | list[tuple[str, ...]] | None
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConditionalResult:
+    """The result of a :class:`ConditionalPutOp`.
+
+    ``applied`` says whether the write was applied. ``current`` is the item at the key after
+    the call: when applied, the item as written (``None`` after a delete); when not applied,
+    the item stored, read right after the failed condition at the serial consistency (``None``
+    if there is none). A write whose own condition held is also not applied when another
+    conditional write of the same namespace in the call failed its condition (they apply
+    together or not at all); its ``current`` then still matches its condition.
+    """
+
+    applied: bool
+    current: Item | None
+
+
+Result = Item | list[SearchItem] | list[tuple[str, ...]] | ConditionalResult | dict[str, int] | None
 """One positional result of :meth:`~scyllabatch.Store.batch`."""

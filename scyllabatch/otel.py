@@ -6,8 +6,9 @@ providers) by default, and does nothing while no provider is set. ``docs/observa
 lists every span, attribute, event and instrument.
 
 - Each ``batch()``/``abatch()`` call is a ``CLIENT`` span, a child of the caller's current span,
-  named ``{db.operation.name} {keyspace}``: ``get``, ``put``, ``delete``, ``search`` or
-  ``list_namespaces`` for a one-op call, ``BATCH put`` (...) when every op is of one kind,
+  named ``{db.operation.name} {keyspace}``: ``get``, ``put``, ``delete``, ``search``,
+  ``list_namespaces``, ``put_if``, ``delete_if``, ``increment`` or ``get_counters`` for a one-op
+  call, ``BATCH put`` (...) when every op is of one kind,
   else ``BATCH``; ``db.operation.batch.size`` is the number of ops (not set for one op).
 - Each request the call sends is a ``CLIENT`` child span named after its CQL operation and table
   (``SELECT items``, ``BATCH INSERT items``, ...), with the coordinator that answered as
@@ -58,6 +59,9 @@ _OP_NAMES = {
     "PutOp": "put",
     "SearchOp": "search",
     "ListNamespacesOp": "list_namespaces",
+    "ConditionalPutOp": "put_if",
+    "CounterOp": "increment",
+    "GetCountersOp": "get_counters",
 }
 
 # Until the application sets a global provider, the API's getters return proxies; telling a
@@ -114,8 +118,8 @@ def error_type(error: BaseException) -> str:
 
 def _op_name(op: Any) -> str:
     name = _OP_NAMES.get(type(op).__name__, "BATCH")
-    if name == "put" and getattr(op, "value", ()) is None:
-        return "delete"
+    if name in ("put", "put_if") and getattr(op, "value", ()) is None:
+        return name.replace("put", "delete")
     return name
 
 

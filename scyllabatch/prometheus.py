@@ -75,7 +75,8 @@ class PrometheusMetrics(Observer):
         )
         self.write_statements = counter(
             "write_statements",
-            "Caller write requests sent, by form: logged batch, unlogged batch or single.",
+            "Caller write requests sent, by form: logged batch, unlogged batch, single, counter "
+            "or conditional.",
             "form",
         )
         self.retries = counter("retries", "Requests re-sent after a retryable failure.")
@@ -124,6 +125,8 @@ class PrometheusMetrics(Observer):
             ("logged_batch", stats.logged_batches),
             ("unlogged_batch", stats.unlogged_batches),
             ("single", stats.single_writes),
+            ("counter", stats.counter_requests),
+            ("conditional", stats.conditional_requests),
         ):
             if count:
                 child(self.write_statements, keyspace, form).inc(count)

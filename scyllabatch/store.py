@@ -75,6 +75,7 @@ class Store(StoreBase):
         *,
         timeout: float | None = None,
         consistency: str | None = None,
+        serial_consistency: str | None = None,
     ) -> list[Any]:
         """Run a batch of operations; returns one result per op, in order.
 
@@ -83,12 +84,14 @@ class Store(StoreBase):
         (per-partition batches, concurrent) or ``"LOGGED"`` (one atomic batch). The retry
         arguments override the store's :class:`~scyllabatch.RetryPolicy` for this call;
         ``timeout`` (seconds per request) overrides ``StoreConfig.request_timeout`` and
-        ``consistency`` (e.g. ``"QUORUM"``) the configured read and write consistency, for this
-        call only.
+        ``consistency`` (e.g. ``"QUORUM"``) the configured read and write consistency, and
+        ``serial_consistency`` (``"SERIAL"``/``"LOCAL_SERIAL"``) that of conditional writes, for
+        this call only.
         """
         ops = as_op_list(ops)
         retry = (max_retries, retry_delay, retry_backoff)
-        return _run(self._call(ops, batch_type, *retry, timeout, consistency))
+        levels = (consistency, serial_consistency)
+        return _run(self._call(ops, batch_type, *retry, timeout, *levels))
 
     get = _shortcuts.blocking(_shortcuts.get)
     put = _shortcuts.blocking(_shortcuts.put)

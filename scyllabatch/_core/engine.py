@@ -13,10 +13,21 @@ from collections.abc import Callable, Collection, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from scyllabatch._core.conditions import ConditionalWriter
+from scyllabatch._core.counters import counter_requests
 from scyllabatch._core.items import StoredRow, from_micros
 from scyllabatch._core.planner import CallPlan, StatementIds, write_requests
 from scyllabatch._core.reads import Reader, decode_values
-from scyllabatch._core.requests import Command, Execute, Failure, Outcome, Request, Rows, Sleep
+from scyllabatch._core.requests import (
+    Command,
+    Consistency,
+    Execute,
+    Failure,
+    Outcome,
+    Request,
+    Rows,
+    Sleep,
+)
 from scyllabatch._core.retry import (
     WriteKind,
     WriteOutcome,
@@ -45,6 +56,8 @@ class CallStats:
     logged_batches: int = 0
     unlogged_batches: int = 0
     single_writes: int = 0
+    counter_requests: int = 0
+    conditional_requests: int = 0
     internal_writes: int = 0
     retries: int = 0
     retry_delays: list[float] = field(default_factory=list)
@@ -103,7 +116,11 @@ def _count(request: Request, stats: CallStats) -> None:
         stats.internal_writes += 1
         return
     stats.write_requests += 1
-    if request.batch_type is BatchType.LOGGED:
+    if request.counter:
+        stats.counter_requests += 1
+    elif request.conditional:
+        stats.conditional_requests += 1
+    elif request.batch_type is BatchType.LOGGED:
         stats.logged_batches += 1
     elif request.batch_type is BatchType.UNLOGGED:
         stats.unlogged_batches += 1
@@ -231,6 +248,9 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
             refreshes.extend((row, (search.op.index,)) for row in rows if row.ttl_seconds)
     for listing in plan.listings:
         results[listing.op.index] = listing.results()
+    for counter_reader in plan.counter_reads:
+        for read in counter_reader.reads:
+            results[read.index] = counter_reader.counters(read.key)
     created: dict[tuple[str, str], int] = {}
     for lookup in plan.created_lookups:
         created.update(lookup.found)
@@ -254,10 +274,19 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
             [(row, ix) for row, ix in refreshes if (row.partition, row.key) not in written]
         )
         requests.extend(vector_refresh.reads)
+    # Counter and conditional writes are not idempotent: their requests are never re-sent after
+    # an ambiguous failure (see _execute and retry.is_retryable).
+    if plan.increments:
+        requests.extend(counter_requests(plan.increments, ctx.limits, plan.replica_group))
+    conditional = ConditionalWriter(plan.conditionals, ctx.codec)
+    if plan.conditionals:
+        requests.extend(conditional.start(created, plan.timestamp_us))
     if not requests:
         return results
 
     def on_written(request: Request, page: Rows) -> Sequence[Request]:
+        if request.conditional or request.consistency is Consistency.SERIAL:
+            return conditional.feed(request, page)
         for name in registry_names.get(request, ()):
             needed[name] -= 1
             if not needed[name]:
@@ -269,7 +298,9 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
     for wave in _waves(plan, requests):
         failures += yield from _execute(wave, ctx, on_written, fail_fast=False, ambiguous=ambiguous)
     if failures:
-        _raise_write_failure(plan, requests, failures, ambiguous)
+        _raise_write_failure(plan, requests, failures, ambiguous, conditional.rejected)
+    for index, result in conditional.results.items():
+        results[index] = result
     return results
 
 
@@ -300,6 +331,7 @@ def _raise_write_failure(
     requests: Sequence[Request],
     failures: Sequence[tuple[Request, Failure]],
     ambiguous: Collection[Request] = (),
+    rejected: Collection[int] = (),
 ) -> None:
     """Raise the call's error, sorting its write ops into applied / not applied / unknown.
 
@@ -307,10 +339,11 @@ def _raise_write_failure(
     serving it; *unknown* when any attempt timed out or lost its connection (the server may have
     applied it); *applied* otherwise (its requests succeeded, or a logged batch reached the
     batchlog). An op served by several failed requests (its data write and a namespace
-    registration) takes the least favourable state: not applied, then unknown.
+    registration) takes the least favourable state: not applied, then unknown. Conditional writes
+    whose condition failed (``rejected``) are not applied.
     """
-    write_indices = {i for w in plan.writes for i in w.op_indices}
-    lost: set[int] = set()
+    write_indices = plan.write_indices
+    lost: set[int] = set(rejected)
     unsure: set[int] = set()
     eventually: set[int] = set()
     for request, failure in failures:
@@ -341,13 +374,24 @@ def _raise_write_failure(
         f"{len(failures)} of {len(requests)} write requests failed ({detail}). "
         f"Applied op indices: {list(applied)}; not applied: {list(not_applied)}; "
         f"unknown outcome (timed out or connection lost; may have been applied): "
-        f"{list(unknown)}.{note} "
-        "Re-running the same call is safe: puts and deletes are idempotent."
+        f"{list(unknown)}.{note} {_rerun_advice(plan)}"
     )
     error.applied = applied
     error.not_applied = not_applied
     error.unknown = unknown
     raise error from failure.error
+
+
+def _rerun_advice(plan: CallPlan) -> str:
+    if not plan.increments and not plan.conditionals:
+        return "Re-running the same call is safe: puts and deletes are idempotent."
+    return (
+        "Re-running is safe for plain puts and deletes, not for counter increments or "
+        "conditional writes: none of those was re-sent after a timeout or a lost connection, "
+        "because an increment sent twice counts twice and a conditional write that was applied "
+        "reports 'not applied' when sent again. Read the counters or items of the unknown ops "
+        "before sending them again."
+    )
 
 
 __all__ = ["CallContext", "CallStats", "Engine", "TimestampClock", "run_call"]

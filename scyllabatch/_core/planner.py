@@ -4,7 +4,10 @@ Phase 1 (reads): every get, search and listing, plus the ``created_at`` look-ups
 be written, concurrently. Phase 2 (writes): the writes, merged per (namespace, key) with the last
 op winning, as one logged batch (``LOGGED``) or unlogged batches of whole partitions from one
 replica group (``UNLOGGED``, see :func:`_batch_chunks`), plus TTL refreshes of items read with
-``refresh_ttl`` and namespace registrations.
+``refresh_ttl`` and namespace registrations. Counter increments (``COUNTER`` batches, see
+:mod:`~scyllabatch._core.counters`) and conditional writes (one conditional batch per partition,
+see :mod:`~scyllabatch._core.conditions`) take a path of their own in phase 2, so plain puts keep
+the compiled fast path unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from scyllabatch._core import conditions
+from scyllabatch._core.counters import CounterReader, MergedIncrement, merge_increments
 from scyllabatch._core.items import StoredRow
 from scyllabatch._core.reads import (
     MAX_KEYS_PER_LOOKUP,
@@ -29,7 +34,16 @@ from scyllabatch._core.reads import (
 from scyllabatch._core.requests import Consistency, EncodedStatements, Query, Request
 from scyllabatch._core.schema import Statement, bucket_key, root_bucket
 from scyllabatch._core.speedups import Codec, MergedWrite, Writes
-from scyllabatch._core.validation import GetRead, ListRead, NormalizedOp, PutWrite, SearchRead
+from scyllabatch._core.validation import (
+    ConditionalWrite,
+    CounterRead,
+    CounterWrite,
+    GetRead,
+    ListRead,
+    NormalizedOp,
+    PutWrite,
+    SearchRead,
+)
 from scyllabatch._core.vectors import (
     VectorPlan,
     VectorSearchReader,
@@ -65,6 +79,9 @@ class CallPlan:
     created_lookups: list[CreatedAtReader] = field(default_factory=list)
     chunks: Sequence[Sequence[MergedWrite]] = field(default_factory=list)
     writes: Sequence[MergedWrite] = field(default_factory=list)
+    counter_reads: list[CounterReader] = field(default_factory=list)
+    increments: list[MergedIncrement] = field(default_factory=list)
+    conditionals: list[ConditionalWrite] = field(default_factory=list)
     op_kinds: dict[str, int] = field(default_factory=dict)
     # The replica grouping the plan was made with; namespace registration groups by it too.
     replica_group: Callable[[Any], Hashable] = str
@@ -74,12 +91,28 @@ class CallPlan:
     @property
     def readers(self) -> list[Reader]:
         """Every reader of phase 1."""
-        return [*self.gets, *self.searches, *self.listings, *self.created_lookups]
+        return [
+            *self.gets,
+            *self.searches,
+            *self.listings,
+            *self.created_lookups,
+            *self.counter_reads,
+        ]
 
     @property
     def is_empty(self) -> bool:
         """Whether the call needs no I/O at all."""
-        return not self.readers and not self.writes
+        return (
+            not self.readers and not self.writes and not self.increments and not self.conditionals
+        )
+
+    @property
+    def write_indices(self) -> set[int]:
+        """The positions of every write op of the call (plain, counter and conditional)."""
+        indices = {i for w in self.writes for i in w.op_indices}
+        indices.update(i for increment in self.increments for i in increment.op_indices)
+        indices.update(write.index for write in self.conditionals)
+        return indices
 
 
 _OP_NAMES: dict[type, str] = {
@@ -87,6 +120,9 @@ _OP_NAMES: dict[type, str] = {
     GetRead: "GetOp",
     SearchRead: "SearchOp",
     ListRead: "ListNamespacesOp",
+    ConditionalWrite: "ConditionalPutOp",
+    CounterWrite: "CounterOp",
+    CounterRead: "GetCountersOp",
 }
 
 
@@ -128,9 +164,13 @@ def plan_call(
         size=len(ops), batch_type=batch_type, timestamp_us=timestamp_us, replica_group=replica_group
     )
     gets_by_partition: dict[str, list[GetRead]] = {}
+    counter_reads: dict[str, list[CounterRead]] = {}
+    increments: list[CounterWrite] = []
     for op in ops:
         kind = _OP_NAMES[type(op)]
         plan.op_kinds[kind] = plan.op_kinds.get(kind, 0) + 1
+        if kind == "PutOp":  # merged below, in the writes speedup
+            continue
         if isinstance(op, GetRead):
             gets_by_partition.setdefault(op.partition, []).append(op)
         elif isinstance(op, SearchRead):
@@ -140,17 +180,98 @@ def plan_call(
                 plan.searches.append(SearchReader(op, codec, page_size))
         elif isinstance(op, ListRead):
             plan.listings.append(ListReader(op, page_size))
+        elif isinstance(op, ConditionalWrite):
+            plan.conditionals.append(op)
+        elif isinstance(op, CounterWrite):
+            increments.append(op)
+        elif isinstance(op, CounterRead):
+            counter_reads.setdefault(op.partition, []).append(op)
     plan.gets = [GetReader(gets) for gets in gets_by_partition.values()]
     plan.writes = merge_writes(ops, writes)
+    if increments or plan.conditionals:
+        _check_special_writes(plan, batch_type, increments)
+        plan.increments = merge_increments(increments)
+        conditions.check_limits(plan.conditionals, limits)
+    plan.counter_reads = [CounterReader(reads) for reads in counter_reads.values()]
     _check_limits(plan.writes, batch_type, limits)
     if batch_type is BatchType.UNLOGGED and index is None:
         plan.chunks = _batch_chunks(plan.writes, limits, replica_group, writes)
     if created_at_mode is CreatedAtMode.EXACT:
         plan.created_lookups = _created_lookups(plan.writes)
+        plan.created_lookups.extend(_conditional_created_lookups(plan.conditionals))
     if index is not None:
+        if plan.conditionals:
+            first = min(w.index for w in plan.conditionals)
+            raise StoreValidationError(
+                f"op {first} (ConditionalPutOp): conditional writes are not supported by a store "
+                "with an index config (the item's vectors would not follow its value); use "
+                "PutOp, or a store without an index config. Nothing of the batch was sent",
+                op_index=first,
+                field="op",
+            )
         searches = [s for s in plan.searches if isinstance(s, VectorSearchReader)]
         plan.vectors = plan_vectors(plan.writes, searches, raw_ops, index, batch_type, limits)
     return plan
+
+
+def _check_special_writes(
+    plan: CallPlan, batch_type: BatchType, increments: Sequence[CounterWrite]
+) -> None:
+    """Refuse, before any I/O, what counter and conditional writes cannot do in this call."""
+    if batch_type is BatchType.LOGGED:
+        first = min([w.index for w in plan.conditionals] + [w.index for w in increments])
+        kind = "CounterOp" if any(w.index == first for w in increments) else "ConditionalPutOp"
+        raise StoreValidationError(
+            f"op {first} ({kind}) op: a LOGGED call promises that all its writes apply "
+            "together, but counter updates and conditional writes cannot join a logged batch "
+            "(the server runs them as COUNTER and conditional batches of their own); use "
+            "batch_type='UNLOGGED', or send them in another call; nothing of the batch was sent",
+            op_index=first,
+            field="op",
+        )
+    plain = {(w.put.partition, w.put.key): w.op_indices[0] for w in plan.writes}
+    seen: dict[tuple[str, str], int] = {}
+    for write in plan.conditionals:
+        slot = (write.put.partition, write.put.key)
+        other = plain.get(slot)
+        if other is not None:
+            raise StoreValidationError(
+                f"op {write.index} (ConditionalPutOp) key: op {other} (PutOp) of the same call "
+                f"writes key {write.put.key!r} of namespace {write.put.namespace!r} too. A "
+                "conditional write is a lightweight transaction stamped by the server; a plain "
+                "write carries the call's client timestamp and does not take part in the "
+                "transaction, so which of the two would win depends on the clocks, not on the "
+                "order of the ops or the condition. Send them in separate calls; nothing of the "
+                "batch was sent",
+                op_index=write.index,
+                field="key",
+            )
+        if slot in seen:
+            raise StoreValidationError(
+                f"op {write.index} (ConditionalPutOp) key: op {seen[slot]} of the same call is a "
+                f"conditional write of key {write.put.key!r} of namespace "
+                f"{write.put.namespace!r} too; both would go in one conditional batch, where "
+                "neither sees the other's write: send them in separate calls; nothing of the "
+                "batch was sent",
+                op_index=write.index,
+                field="key",
+            )
+        seen[slot] = write.index
+
+
+def _conditional_created_lookups(writes: Sequence[ConditionalWrite]) -> list[CreatedAtReader]:
+    """Look-ups of ``created_at`` for puts-if-unchanged, which rewrite the whole row."""
+    by_partition: dict[str, list[ConditionalWrite]] = {}
+    for write in writes:
+        if write.expected_updated_us is not None and write.put.encoded is not None:
+            by_partition.setdefault(write.put.partition, []).append(write)
+    lookups = []
+    for partition, group in by_partition.items():
+        for start in range(0, len(group), MAX_KEYS_PER_LOOKUP):
+            chunk = group[start : start + MAX_KEYS_PER_LOOKUP]
+            indices = tuple(w.index for w in chunk)
+            lookups.append(CreatedAtReader(partition, [w.put.key for w in chunk], indices))
+    return lookups
 
 
 def _created_lookups(writes: Sequence[MergedWrite]) -> list[CreatedAtReader]:
@@ -326,9 +447,11 @@ def _refresh_requests(
 
     The cells are re-written with their original write timestamp and unchanged values: a newer
     write made meanwhile (by anyone) still wins, and for equal timestamps both Cassandra and
-    ScyllaDB keep the cell that expires later. Keys written by this call are skipped.
+    ScyllaDB keep the cell that expires later. Keys written by this call (conditionally or not)
+    are skipped.
     """
     written = {(w.put.partition, w.put.key) for w in plan.writes}
+    written.update((c.put.partition, c.put.key) for c in plan.conditionals)
     by_partition: dict[str, dict[str, tuple[StoredRow, tuple[int, ...]]]] = {}
     for row, indices in refreshes:
         if row.ttl_seconds is None or (row.partition, row.key) in written:
@@ -405,6 +528,14 @@ def _registry_requests(
             op_indices[put.partition] = []
             under_root.setdefault(put.namespace[0], []).append(put.partition)
         op_indices[put.partition].extend(write.op_indices)
+    for conditional in plan.conditionals:  # registered whether or not its condition holds
+        put = conditional.put
+        if put.encoded is None or put.partition in registered:
+            continue
+        if put.partition not in op_indices:
+            op_indices[put.partition] = []
+            under_root.setdefault(put.namespace[0], []).append(put.partition)
+        op_indices[put.partition].append(conditional.index)
     if not op_indices:
         return []
 

@@ -23,6 +23,7 @@ class Consistency(enum.Enum):
     # A nearest-neighbour query: the server supports them only at ONE / LOCAL_ONE (the items
     # found are then read by key at the configured read consistency).
     NEAREST = "nearest"
+    SERIAL = "serial"  # a linearizable read: the serial consistency of conditional writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,8 @@ class Request:
     error is safe. A data write carries its statements pre-serialized in ``encoded`` (and no
     ``queries``); every other request carries ``queries`` for the driver to bind. Requests
     compare and hash by identity: the engine keys its bookkeeping by request.
+    ``counter`` marks counter updates (a ``COUNTER`` batch when there are several);
+    ``conditional`` a lightweight transaction (sent with the serial consistency).
     """
 
     queries: tuple[Query, ...]
@@ -67,6 +70,8 @@ class Request:
     estimated_bytes: int = 0
     internal: bool = False  # a TTL refresh or registry write, not one of the caller's writes
     encoded: EncodedStatements | None = None
+    counter: bool = False
+    conditional: bool = False
 
     @property
     def is_write(self) -> bool:

@@ -13,6 +13,12 @@ namespace under a prefix is one clustering range of one partition; ``namespace_r
 first labels, used only when the prefix is empty. A root's row lives in one of
 ``ROOT_BUCKETS`` small partitions, chosen by a hash of the root, so registering many new roots
 does not send every write to the replicas of a single partition; listing reads every bucket.
+
+Counters live in ``counters`` (the server refuses counter columns beside other columns), laid out
+like items: one partition per namespace, clustered by key and counter name.
+
+Conditional writes (lightweight transactions) cannot carry a client timestamp; they use the
+``*_IF_*`` statements and ``UPSERT_IN_CONDITION`` (the full row, without ``TIMESTAMP``).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from scyllabatch.config import replication_problem, validate_identifier
 from scyllabatch.errors import StoreValidationError
 
 ITEMS = "items"
+COUNTERS = "counters"
 NAMESPACES = "namespaces"
 ROOTS = "namespace_roots"
 VECTORS = "item_vectors"  # only in keyspaces of stores with an index config
@@ -69,6 +76,12 @@ class Statement(enum.Enum):
     VECTOR_DELETE = "vector_delete"
     VECTOR_NEAREST = "vector_nearest"
     VECTOR_READ = "vector_read"
+    INSERT_IF_ABSENT = "insert_if_absent"
+    CHECK_UNCHANGED = "check_unchanged"
+    UPSERT_IN_CONDITION = "upsert_in_condition"
+    DELETE_IF_UNCHANGED = "delete_if_unchanged"
+    ADD_TO_COUNTER = "add_to_counter"
+    SELECT_COUNTERS = "select_counters"
 
 
 #: What each statement does, as (CQL operation, table): the names telemetry reports.
@@ -88,6 +101,12 @@ STATEMENT_OPERATIONS: dict[Statement, tuple[str, str]] = {
     Statement.VECTOR_DELETE: ("DELETE", VECTORS),
     Statement.VECTOR_NEAREST: ("SELECT", VECTORS),
     Statement.VECTOR_READ: ("SELECT", VECTORS),
+    Statement.INSERT_IF_ABSENT: ("INSERT", ITEMS),
+    Statement.CHECK_UNCHANGED: ("UPDATE", ITEMS),
+    Statement.UPSERT_IN_CONDITION: ("INSERT", ITEMS),
+    Statement.DELETE_IF_UNCHANGED: ("DELETE", ITEMS),
+    Statement.ADD_TO_COUNTER: ("UPDATE", COUNTERS),
+    Statement.SELECT_COUNTERS: ("SELECT", COUNTERS),
 }
 
 
@@ -114,6 +133,30 @@ def statement_cql(keyspace: str) -> dict[Statement, str]:
         ),
         Statement.REGISTER_ROOT: (
             f"INSERT INTO {ks}.{ROOTS} (bucket, root) VALUES (?, ?) USING TIMESTAMP ?"
+        ),
+        Statement.INSERT_IF_ABSENT: (
+            f"INSERT INTO {items} (namespace, key, value, created_at, updated_at, ttl) "
+            "VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?"
+        ),
+        # The condition of a put-if-unchanged; the row itself is written by UPSERT_IN_CONDITION
+        # in the same conditional batch (an UPDATE alone would leave the row marker of an
+        # earlier INSERT, and with it an empty row once the new cells expire).
+        Statement.CHECK_UNCHANGED: (
+            f"UPDATE {items} SET updated_at = ? WHERE namespace = ? AND key = ? IF updated_at = ?"
+        ),
+        Statement.UPSERT_IN_CONDITION: (
+            f"INSERT INTO {items} (namespace, key, value, created_at, updated_at, ttl) "
+            "VALUES (?, ?, ?, ?, ?, ?) USING TTL ?"
+        ),
+        Statement.DELETE_IF_UNCHANGED: (
+            f"DELETE FROM {items} WHERE namespace = ? AND key = ? IF updated_at = ?"
+        ),
+        Statement.ADD_TO_COUNTER: (
+            f"UPDATE {ks}.{COUNTERS} SET value = value + ? "
+            "WHERE namespace = ? AND key = ? AND name = ?"
+        ),
+        Statement.SELECT_COUNTERS: (
+            f"SELECT key, name, value FROM {ks}.{COUNTERS} WHERE namespace = ? AND key IN ?"
         ),
         Statement.LIST_ROOTS: f"SELECT root FROM {ks}.{ROOTS} WHERE bucket = ?",
         Statement.LIST_UNDER_ROOT: f"SELECT namespace FROM {ks}.{NAMESPACES} WHERE root = ?",
@@ -221,6 +264,12 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("created_at", "bigint", "regular"),
         Column("updated_at", "bigint", "regular"),
         Column("ttl", "int", "regular"),
+    ),
+    COUNTERS: (
+        Column("namespace", "text", "partition_key"),
+        Column("key", "text", "clustering"),
+        Column("name", "text", "clustering"),
+        Column("value", "counter", "regular"),
     ),
     NAMESPACES: (
         Column("root", "text", "partition_key"),

@@ -22,6 +22,10 @@ path can mirror them exactly:
 - **Search query**: ``None`` or a ``str``; ignored unless the store has an index config.
 - **Match condition paths**: a tuple/list of labels, or one ``str`` taken as a one-label path;
   ``"*"`` is a wildcard label.
+- **Conditional puts**: the put rules above, plus a condition that is :class:`IfAbsent` (not for
+  a delete) or :class:`IfUnchanged` with a ``datetime``.
+- **Counters**: a counter name is a non-empty ``str`` of valid UTF-8, at most
+  :data:`MAX_COUNTER_NAME_BYTES` bytes; a delta is an ``int`` within the server's 64-bit range.
 """
 
 from __future__ import annotations
@@ -30,14 +34,27 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from scyllabatch._codec_errors import EncodeError
 from scyllabatch._core.filters import Condition, FilterError, compile_filter
+from scyllabatch._core.items import EPOCH
 from scyllabatch._core.speedups import Codec, Writes
 from scyllabatch._impl import writes as selected_writes
 from scyllabatch.errors import StoreValidationError
-from scyllabatch.ops import BatchType, GetOp, ListNamespacesOp, PutOp, SearchOp
+from scyllabatch.ops import (
+    BatchType,
+    ConditionalPutOp,
+    CounterOp,
+    GetCountersOp,
+    GetOp,
+    IfAbsent,
+    IfUnchanged,
+    ListNamespacesOp,
+    PutOp,
+    SearchOp,
+)
 
 logger = logging.getLogger("scyllabatch")
 
@@ -63,6 +80,10 @@ MAX_TTL_MINUTES = (MAX_TTL_SECONDS - TTL_EXTRA_SECONDS) / 60
 # a mutation above half its 32 MiB segment). 1 MiB is left for the key, the namespace, the other
 # columns and the framing of the statement.
 MAX_VALUE_BYTES = 15 * 1024 * 1024
+MAX_COUNTER_NAME_BYTES = 1024
+# A counter is a signed 64-bit integer on the server.
+MIN_COUNTER = -(2**63)
+MAX_COUNTER = 2**63 - 1
 
 
 @dataclass(slots=True)
@@ -115,11 +136,61 @@ class ListRead:
     offset: int
 
 
-NormalizedOp = PutWrite | GetRead | SearchRead | ListRead
+@dataclass(slots=True)
+class ConditionalWrite:
+    """A validated conditional put or delete: ``put`` holds the write (not merged with plain
+    puts), ``expected_updated_us`` the ``updated_at`` the item must have (``None``: the item
+    must be absent), ``value`` the op's value (for the result when applied)."""
+
+    put: PutWrite
+    expected_updated_us: int | None
+    value: dict[str, Any] | None
+
+    @property
+    def index(self) -> int:
+        """The op's position in the call."""
+        return self.put.index
+
+
+@dataclass(slots=True)
+class CounterWrite:
+    """A validated counter increment."""
+
+    index: int
+    namespace: tuple[str, ...]
+    partition: str
+    key: str
+    counter: str
+    delta: int
+
+
+@dataclass(slots=True)
+class CounterRead:
+    """A validated read of an item's counters."""
+
+    index: int
+    namespace: tuple[str, ...]
+    partition: str
+    key: str
+
+
+NormalizedOp = (
+    PutWrite | GetRead | SearchRead | ListRead | ConditionalWrite | CounterWrite | CounterRead
+)
+
+_OP_TYPES = (
+    PutOp,
+    GetOp,
+    SearchOp,
+    ListNamespacesOp,
+    ConditionalPutOp,
+    CounterOp,
+    GetCountersOp,
+)
 
 
 def _op_kind(op: object) -> str | None:
-    for cls in (PutOp, GetOp, SearchOp, ListNamespacesOp):
+    for cls in _OP_TYPES:
         if isinstance(op, cls):
             return cls.__name__
     # LangGraph's own NamedTuples (same names, same field order).
@@ -400,12 +471,14 @@ def validate_ops(
     partitions: dict[object, str] = {}  # namespace -> partition text, for the fast path
     values_to_encode: list[Any] = []
     encode_targets: list[PutWrite] = []
+    kinds: dict[int, str] = {}  # the op kind to name in a value error, where not PutOp
     for index, op in enumerate(ops):
         kind = _op_kind(op)
         if kind is None:
             raise StoreValidationError(
-                f"op {index} is a {type(op).__name__}; expected PutOp, GetOp, SearchOp or "
-                "ListNamespacesOp; nothing of the batch was sent",
+                f"op {index} is a {type(op).__name__}; expected PutOp, GetOp, SearchOp, "
+                "ListNamespacesOp, ConditionalPutOp, CounterOp or GetCountersOp; nothing of the "
+                "batch was sent",
                 op_index=index,
                 field="op",
             )
@@ -440,10 +513,29 @@ def validate_ops(
             )
         elif kind == "SearchOp":
             normalized.append(_validate_search(op, index, kind))
-        else:
+        elif kind == "ListNamespacesOp":
             normalized.append(_validate_list(op, index, kind))
+        elif kind == "ConditionalPutOp":
+            conditional = _validate_conditional(op, index, kind)
+            kinds[index] = kind
+            if conditional.value is not None:
+                values_to_encode.append(conditional.value)
+                encode_targets.append(conditional.put)
+            normalized.append(conditional)
+        elif kind == "CounterOp":
+            normalized.append(_validate_counter(op, index, kind))
+        else:
+            namespace = validate_namespace(op[0], index, kind, "namespace")
+            normalized.append(
+                CounterRead(
+                    index=index,
+                    namespace=namespace,
+                    partition=NAMESPACE_SEPARATOR.join(namespace),
+                    key=validate_key(op[1], index, kind),
+                )
+            )
     if values_to_encode:
-        _encode_values(values_to_encode, encode_targets, codec, max_value_bytes)
+        _encode_values(values_to_encode, encode_targets, codec, max_value_bytes, kinds)
     return normalized
 
 
@@ -472,18 +564,113 @@ def _validate_put(op: Any, index: int, kind: str) -> PutWrite:
     )
 
 
+def micros_of(moment: datetime) -> int:
+    """Microseconds since the epoch of a ``datetime`` (naive ones taken as UTC), exactly."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def _validate_conditional(op: Any, index: int, kind: str) -> ConditionalWrite:
+    namespace = validate_namespace(op[0], index, kind, "namespace")
+    key = validate_key(op[1], index, kind)
+    value, condition = op[2], op[3]
+    if value is not None and not isinstance(value, dict):
+        raise _fail(index, kind, "value", f"must be a dict or None, got {type(value).__name__}")
+    if isinstance(condition, IfAbsent):
+        if value is None:
+            raise _fail(
+                index,
+                kind,
+                "condition",
+                "IfAbsent() with value=None would delete an item only if it does not exist; "
+                "delete with IfUnchanged(updated_at), or use PutOp(value=None) to delete "
+                "whatever is stored",
+            )
+        expected = None
+    elif isinstance(condition, IfUnchanged):
+        if not isinstance(condition.updated_at, datetime):
+            raise _fail(
+                index,
+                kind,
+                "condition.updated_at",
+                f"must be a datetime (the updated_at of the item you read), got "
+                f"{type(condition.updated_at).__name__}",
+            )
+        expected = micros_of(condition.updated_at)
+    else:
+        raise _fail(
+            index,
+            kind,
+            "condition",
+            f"must be IfAbsent() or IfUnchanged(updated_at), got {type(condition).__name__}",
+        )
+    ttl_seconds = ttl_to_seconds(op[4], index, kind)
+    put = PutWrite(
+        index=index,
+        namespace=namespace,
+        partition=NAMESPACE_SEPARATOR.join(namespace),
+        key=key,
+        encoded=None,
+        ttl_seconds=ttl_seconds if value is not None else None,
+    )
+    return ConditionalWrite(put, expected, value)
+
+
+def counter_delta_problem(delta: Any) -> str | None:
+    """What is wrong with a counter delta, or ``None``: an ``int`` (not ``bool``) in 64 bits."""
+    if isinstance(delta, bool) or not isinstance(delta, int):
+        return f"must be an int, got {type(delta).__name__}"
+    if not MIN_COUNTER <= delta <= MAX_COUNTER:
+        return f"{delta} does not fit the server's 64-bit counters"
+    return None
+
+
+def _validate_counter(op: Any, index: int, kind: str) -> CounterWrite:
+    namespace = validate_namespace(op[0], index, kind, "namespace")
+    key = validate_key(op[1], index, kind)
+    name = op[2]
+    if not isinstance(name, str) or not name:
+        raise _fail(index, kind, "counter", f"must be a non-empty str, got {name!r}"[:200])
+    size = utf8_size(name)
+    if size is None:
+        raise _fail(index, kind, "counter", _surrogate_problem(name))
+    if size > MAX_COUNTER_NAME_BYTES:
+        raise _fail(
+            index,
+            kind,
+            "counter",
+            f"is {size} bytes; at most {MAX_COUNTER_NAME_BYTES} are allowed",
+        )
+    problem = counter_delta_problem(op[3])
+    if problem is not None:
+        raise _fail(index, kind, "delta", problem)
+    return CounterWrite(
+        index=index,
+        namespace=namespace,
+        partition=NAMESPACE_SEPARATOR.join(namespace),
+        key=key,
+        counter=name,
+        delta=op[3],
+    )
+
+
 def _encode_values(
-    values: list[Any], targets: list[PutWrite], codec: Codec, max_value_bytes: int
+    values: list[Any],
+    targets: list[PutWrite],
+    codec: Codec,
+    max_value_bytes: int,
+    kinds: dict[int, str],
 ) -> None:
     try:
         encoded, sizes = codec.encode_batch(values)
     except EncodeError as exc:
         put = targets[exc.index if exc.index is not None else 0]
-        raise _fail(put.index, "PutOp", "value", str(exc)) from exc
+        raise _fail(put.index, kinds.get(put.index, "PutOp"), "value", str(exc)) from exc
     for put, size in zip(targets, sizes, strict=True):
         problem = value_size_problem(size, max_value_bytes)
         if problem is not None:
-            raise _fail(put.index, "PutOp", "value", problem)
+            raise _fail(put.index, kinds.get(put.index, "PutOp"), "value", problem)
     # the sizes the codec reports feed the planner's byte accounting (MergedWrite)
     for put, blob, size in zip(targets, encoded, sizes, strict=True):
         put.encoded = blob

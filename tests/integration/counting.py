@@ -36,10 +36,11 @@ class CountingSession:
 
 
 def stored_rows(session: Any, keyspace: str) -> int:
-    """Rows in every table of a store's keyspace (items and the namespace registry)."""
+    """Rows in every table of a store's keyspace (items, counters and the namespace
+    registry)."""
     return sum(
         len(list(session.execute(f"SELECT * FROM {keyspace}.{table} LIMIT 10")))
-        for table in ("items", "namespaces", "namespace_roots")
+        for table in ("items", "counters", "namespaces", "namespace_roots")
     )
 
 

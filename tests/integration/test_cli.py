@@ -191,7 +191,12 @@ def test_doctor_json(capsys: pytest.CaptureFixture[str], cql_session: Any, keysp
         "name": keyspace,
         "exists": False,
         "replication": None,
-        "tables": {"items": False, "namespaces": False, "namespace_roots": False},
+        "tables": {
+            "items": False,
+            "counters": False,
+            "namespaces": False,
+            "namespace_roots": False,
+        },
         "ready": False,
     }
     assert report["round_trip"]["count"] == 3

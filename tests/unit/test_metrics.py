@@ -30,6 +30,8 @@ BATCH_STATS_KEYS = {
     "logged_batches",
     "unlogged_batches",
     "single_writes",
+    "counter_requests",
+    "conditional_requests",
     "logged_calls",
     "unlogged_calls",
     "batch_size_p50",

@@ -433,3 +433,15 @@ def test_a_failing_embedding_function_sends_nothing(facade: str) -> None:
     with pytest.raises(StoreError, match="model offline"):
         run_on(facade, transport, [PutOp(("ns",), "k", {"text": "x"})], indexed_config(embed))
     assert transport.sent == []
+
+
+def test_conditional_writes_are_refused_by_an_indexed_store() -> None:
+    from scyllabatch import ConditionalPutOp, IfAbsent
+
+    ops = [
+        PutOp(("a",), "k", {"text": "x"}),
+        ConditionalPutOp(("a",), "c", {"text": "y"}, IfAbsent()),
+    ]
+    with pytest.raises(StoreValidationError, match="index config") as info:
+        plan(ops)
+    assert info.value.op_index == 1
