@@ -167,7 +167,10 @@ class StoreBase:
         ops = as_op_list(ops)
         try:
             normalized = validate_ops(
-                ops, codec, max_value_bytes=self.config.limits.max_value_bytes
+                ops,
+                codec,
+                max_value_bytes=self.config.limits.max_value_bytes,
+                encode_default=self.config.encode_default,
             )
             plan = plan_call(
                 normalized,

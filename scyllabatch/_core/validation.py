@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scyllabatch._codec_errors import EncodeError
+from scyllabatch._codec_errors import NOT_SERIALIZABLE, EncodeError
 from scyllabatch._core.filters import Condition, FilterError, compile_filter
 from scyllabatch._impl import writes as selected_writes
 from scyllabatch.errors import StoreValidationError
@@ -381,13 +381,15 @@ def validate_ops(
     writes: Any = selected_writes,
     *,
     max_value_bytes: int = MAX_VALUE_BYTES,
+    encode_default: Callable[[Any], Any] | None = None,
 ) -> list[NormalizedOp]:
     """Validate every op and encode every put value in one codec call.
 
     ``codec`` is the selected speedups codec module (``encode_batch``); ``writes`` the selected
     writes module, whose ``fast_put`` accepts the common, certainly valid puts without the
     label-by-label checks; ``max_value_bytes`` is the largest encoded value accepted
-    (``StoreConfig.limits.max_value_bytes``).
+    (``StoreConfig.limits.max_value_bytes``); ``encode_default`` the codec's hook for types it
+    does not know (``StoreConfig.encode_default``).
     """
     if isinstance(ops, (str, bytes)) or not isinstance(ops, Sequence):
         raise StoreValidationError(
@@ -441,7 +443,7 @@ def validate_ops(
         else:
             normalized.append(_validate_list(op, index, kind))
     if values_to_encode:
-        _encode_values(values_to_encode, encode_targets, codec, max_value_bytes)
+        _encode_values(values_to_encode, encode_targets, codec, max_value_bytes, encode_default)
     return normalized
 
 
@@ -471,13 +473,17 @@ def _validate_put(op: Any, index: int, kind: str) -> PutWrite:
 
 
 def _encode_values(
-    values: list[Any], targets: list[PutWrite], codec: Any, max_value_bytes: int
+    values: list[Any],
+    targets: list[PutWrite],
+    codec: Any,
+    max_value_bytes: int,
+    encode_default: Callable[[Any], Any] | None,
 ) -> None:
     try:
-        encoded, sizes = codec.encode_batch(values)
+        encoded, sizes = codec.encode_batch(values, encode_default)
     except EncodeError as exc:
         put = targets[exc.index if exc.index is not None else 0]
-        raise _fail(put.index, "PutOp", "value", str(exc)) from exc
+        raise _fail(put.index, "PutOp", "value", encode_problem(exc, encode_default)) from exc
     for put, size in zip(targets, sizes, strict=True):
         problem = value_size_problem(size, max_value_bytes)
         if problem is not None:
@@ -486,6 +492,19 @@ def _encode_values(
     for put, blob, size in zip(targets, encoded, sizes, strict=True):
         put.encoded = blob
         put.encoded_size = size
+
+
+def encode_problem(error: EncodeError, encode_default: Callable[[Any], Any] | None) -> str:
+    """What is wrong with a value the codec refused: where, what, and how to fix it."""
+    problem = f"{error.path}: {error.reason}"
+    if encode_default is None and error.reason.endswith(NOT_SERIALIZABLE):
+        problem += (
+            " (MessagePack knows dict, list, tuple, str, int, float, bool, bytes, tz-aware "
+            "datetime and None): convert it first, or set StoreConfig(encode_default=...) to a "
+            "function that returns what to store instead, e.g. str for UUID and Decimal, "
+            "dataclasses.asdict for dataclasses"
+        )
+    return problem
 
 
 def _validate_search(op: Any, index: int, kind: str) -> SearchRead:
