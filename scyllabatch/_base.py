@@ -16,9 +16,10 @@ from typing import Any
 from scyllabatch import _driver
 from scyllabatch._core import schema
 from scyllabatch._core.engine import CallContext, TimestampClock
+from scyllabatch._core.iteration import SearchIteration
 from scyllabatch._core.planner import CallPlan, plan_call
 from scyllabatch._core.retry import ErrorKind
-from scyllabatch._core.validation import parse_batch_type, validate_ops
+from scyllabatch._core.validation import parse_batch_type, validate_iteration, validate_ops
 from scyllabatch._impl import codec, writes
 from scyllabatch.config import StoreConfig
 from scyllabatch.errors import StoreError, StoreQueryError, StoreValidationError
@@ -201,6 +202,24 @@ class StoreBase:
             random_unit=self._random.random,
         )
         return PreparedCall(plan=plan, context=context, started=started, options=options)
+
+    def _search_iteration(
+        self, namespace_prefix: Sequence[str], filter: Any, page_size: int | None
+    ) -> SearchIteration:
+        """The validated state of one ``iter_search``/``aiter_search`` (no I/O)."""
+        if self._closed:
+            raise StoreError("this store is closed; create a new one")
+        size = self.config.page_size if page_size is None else page_size
+        op = validate_iteration(namespace_prefix, filter, size)
+        context = CallContext(
+            retry=self.config.retry,
+            limits=self.config.limits,
+            codec=codec,
+            writes=writes,
+            registered=self._registered,
+            random_unit=self._random.random,
+        )
+        return SearchIteration(op, context, size)
 
     def _finish_call(self, call: PreparedCall, error: BaseException | None) -> None:
         self._metrics.record_call(

@@ -11,7 +11,7 @@ import asyncio
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +27,7 @@ from scyllabatch._base import (
     list_namespaces_op,
 )
 from scyllabatch._core.engine import Engine, run_call
+from scyllabatch._core.iteration import Flow, Found
 from scyllabatch._core.requests import Execute, Outcome, Request
 from scyllabatch.config import StoreConfig
 from scyllabatch.ops import BatchType, GetOp, Item, Op, PutOp, SearchItem, SearchOp
@@ -345,6 +346,42 @@ class AsyncStore(StoreBase):
         op = SearchOp(as_labels(namespace_prefix), filter, limit, offset, None, refresh_ttl)
         result: list[SearchItem] = (await self.abatch([op]))[0]
         return result
+
+    def aiter_search(
+        self,
+        namespace_prefix: Sequence[str],
+        filter: dict[str, Any] | None = None,
+        *,
+        page_size: int | None = None,
+    ) -> AsyncIterator[SearchItem]:
+        """Every matching item under a prefix, streamed: ``async for item in
+        store.aiter_search(prefix)``; see :meth:`scyllabatch.Store.iter_search`."""
+        iteration = self._search_iteration(as_labels(namespace_prefix), filter, page_size)
+        return self._aiter_items(iteration.flow())
+
+    async def _aiter_items(self, flow: Flow) -> AsyncIterator[SearchItem]:
+        async for found in self._arun_flow(flow):
+            for item in found.items:
+                yield item
+
+    async def _arun_flow(self, flow: Flow) -> AsyncIterator[Found]:
+        """Drive a streaming flow, handing out its pages as they come."""
+        statements = self._statements
+        if statements is None:
+            statements = await asyncio.to_thread(self._prepare_statements_blocking)
+        reply: Any = None
+        while True:
+            try:
+                command = flow.send(reply)
+            except StopIteration:
+                return
+            reply = None
+            if isinstance(command, Found):
+                yield command
+            elif isinstance(command, Execute):
+                reply = await self._execute(statements, command.requests, _driver.DEFAULT_CALL)
+            else:
+                await asyncio.sleep(command.seconds)
 
     async def alist_namespaces(
         self,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
 from scyllabatch import _driver
 from scyllabatch._base import StoreBase, as_labels, config_from, list_namespaces_op
 from scyllabatch._core.engine import run_call
+from scyllabatch._core.iteration import Flow, Found
 from scyllabatch._core.requests import Execute, Outcome, Request
 from scyllabatch.config import StoreConfig
 from scyllabatch.ops import BatchType, GetOp, Item, Op, PutOp, SearchItem, SearchOp
@@ -281,6 +282,41 @@ class Store(StoreBase):
         op = SearchOp(as_labels(namespace_prefix), filter, limit, offset, None, refresh_ttl)
         result: list[SearchItem] = self.batch([op])[0]
         return result
+
+    def iter_search(
+        self,
+        namespace_prefix: Sequence[str],
+        filter: dict[str, Any] | None = None,
+        *,
+        page_size: int | None = None,
+    ) -> Iterator[SearchItem]:
+        """Every item under a namespace prefix (whole labels) matching ``filter``, streamed.
+
+        Reads page by page with the driver's paging state (``page_size`` rows per request,
+        default ``StoreConfig.page_size``), so memory stays bounded however many items match.
+        Items come namespace by namespace, keys in ascending order within one (not newest first,
+        unlike :meth:`search`); TTLs are not refreshed. Arguments are checked here; the first
+        request is sent when iteration starts.
+        """
+        iteration = self._search_iteration(as_labels(namespace_prefix), filter, page_size)
+        return (item for found in self._run_flow(iteration.flow()) for item in found.items)
+
+    def _run_flow(self, flow: Flow) -> Iterator[Found]:
+        """Drive a streaming flow, handing out its pages as they come."""
+        statements = self._prepare_statements_blocking()
+        reply: Any = None
+        while True:
+            try:
+                command = flow.send(reply)
+            except StopIteration:
+                return
+            reply = None
+            if isinstance(command, Found):
+                yield command
+            elif isinstance(command, Execute):
+                reply = self._execute(statements, command.requests, _driver.DEFAULT_CALL)
+            else:
+                time.sleep(command.seconds)
 
     def list_namespaces(
         self,

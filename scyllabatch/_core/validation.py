@@ -524,6 +524,20 @@ def _validate_search(op: Any, index: int, kind: str) -> SearchRead:
     )
 
 
+def validate_iteration(namespace_prefix: Any, filter: Any, page_size: Any) -> SearchRead:
+    """The search behind ``iter_search``: a prefix and a filter, no limit, no TTL refresh."""
+    kind = "iter_search"
+    prefix = validate_namespace(namespace_prefix, 0, kind, "namespace_prefix", allow_empty=True)
+    try:
+        conditions = compile_filter(filter)
+    except FilterError as exc:
+        raise _fail(0, kind, "filter", str(exc)) from None
+    _validate_int(page_size, 0, kind, "page_size", 1)
+    return SearchRead(
+        index=0, prefix=prefix, conditions=conditions, limit=0, offset=0, refresh_ttl=False
+    )
+
+
 def _validate_list(op: Any, index: int, kind: str) -> ListRead:
     conditions, max_depth, limit, offset = op[0], op[1], op[2], op[3]
     prefixes: list[tuple[str, ...]] = []
