@@ -72,7 +72,7 @@ def _json(text: str) -> Any:
     try:
         return json.loads(text, object_hook=_untag)
     except json.JSONDecodeError as exc:
-        raise ItemError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        raise ItemError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
 
 
 def _ttl(value: Any) -> float | None:
