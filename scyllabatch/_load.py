@@ -579,7 +579,7 @@ def export_main(
     return 0
 
 
-def _output(options: ExportOptions, out: TextIO | None) -> tuple[TextIO, Any]:
+def _output(options: ExportOptions, out: TextIO | None) -> tuple[Any, Any]:
     if options.output == "-":
         target = out or sys.stdout
         return target, target.flush
