@@ -81,6 +81,7 @@ class LoadOptions:
     checkpoint: str | None = None
     create_keyspace: bool = False
     progress: bool = False
+    created_at_mode: str = "exact"
 
     @property
     def checkpoint_path(self) -> str:

@@ -399,6 +399,7 @@ def _load(args: argparse.Namespace, config: StoreConfig) -> int:
         checkpoint=args.checkpoint,
         create_keyspace=args.create_keyspace,
         progress=_show_progress(args.progress),
+        created_at_mode=args.created_at,
     )
     try:
         return load_main(options, config)
@@ -582,6 +583,13 @@ def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentPars
         help="create the keyspace if it does not exist (SimpleStrategy, replication factor 1)",
     )
     load.add_argument("--batch-size", type=_positive, default=500, help="items per batch() call")
+    load.add_argument(
+        "--created-at",
+        choices=("exact", "write_only"),
+        default="exact",
+        help="exact: an item already stored keeps its created_at (one read per namespace of "
+        "each call); write_only: no read, created_at is the load's write time (fresh data)",
+    )
     load.add_argument(
         "--in-flight", type=_positive, default=4, help="batch() calls running at once"
     )
