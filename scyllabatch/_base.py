@@ -1,52 +1,40 @@
-"""What the blocking and the asyncio facades share: configuration, planning and metrics.
+"""What the blocking and the asyncio facades share: everything but how they wait.
 
-The facades differ only in how they wait: :mod:`scyllabatch.store` blocks on driver futures and
-``time.sleep``; :mod:`scyllabatch.aio` bridges driver futures into the event loop.
+A call is one generator, :meth:`StoreBase._call`: it validates and plans the ops, prepares the
+statements if needed, walks the engine, sends each batch of requests and waits for them, and
+records the call's metrics. It yields the waits it needs (:mod:`scyllabatch._flow`);
+:class:`scyllabatch.Store` performs them by blocking, :class:`scyllabatch.AsyncStore` by awaiting.
 """
 
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from scyllabatch import _driver
-from scyllabatch._core import schema
-from scyllabatch._core.engine import CallContext, TimestampClock
-from scyllabatch._core.iteration import SearchIteration
+from scyllabatch._core.engine import CallContext, TimestampClock, run_call
+from scyllabatch._core.iteration import Found, SearchIteration
 from scyllabatch._core.planner import CallPlan, plan_call
-from scyllabatch._core.retry import ErrorKind
+from scyllabatch._core.requests import Execute
 from scyllabatch._core.validation import parse_batch_type, validate_iteration, validate_ops
+from scyllabatch._flow import Blocking, Flow, Pacer, Slots, Transport, WaitCommand, dispatch
 from scyllabatch._impl import codec, writes
+from scyllabatch._setup import setup_schema
 from scyllabatch.config import StoreConfig
-from scyllabatch.errors import StoreError, StoreQueryError, StoreValidationError
+from scyllabatch.errors import StoreError, StoreValidationError
 from scyllabatch.metrics import Metrics, prometheus_text
-from scyllabatch.ops import BatchType, ListNamespacesOp, MatchCondition, Op
+from scyllabatch.ops import BatchType, Op
 
 # Remember at most this many registered namespaces per store (then start over).
 _REGISTERED_CACHE_SIZE = 100_000
 
 
-# Seconds a schema statement of setup() may take (at least the request timeout).
-SETUP_TIMEOUT = 60.0
-
-
 def now_us() -> int:
     """Wall-clock time in microseconds since the epoch."""
     return time.time_ns() // 1000
-
-
-@dataclass(slots=True)
-class PreparedCall:
-    """A validated, planned call, ready for the engine."""
-
-    plan: CallPlan
-    context: CallContext
-    started: float
-    options: _driver.CallOptions = _driver.DEFAULT_CALL
 
 
 class _BoundedSet(set[str]):
@@ -56,11 +44,6 @@ class _BoundedSet(set[str]):
         if len(self) > _REGISTERED_CACHE_SIZE:
             self.clear()
         super().update(*others)
-
-
-def _row_values(row: Any) -> tuple[Any, ...]:
-    """A row's values in column order, whatever the session's row factory (tuples or dicts)."""
-    return tuple(row.values()) if isinstance(row, Mapping) else tuple(row)
 
 
 def config_from(
@@ -96,35 +79,12 @@ def as_op_list(ops: Iterable[Op]) -> Sequence[Op]:
     return list(ops)
 
 
-def as_labels(namespace: Sequence[str]) -> tuple[str, ...]:
-    """Typed pass-through of a helper's namespace argument.
-
-    It is not converted with ``tuple()``: validation then rejects a plain ``str`` instead of
-    splitting it into one-letter labels, and accepts lists like tuples.
-    """
-    return namespace  # type: ignore[return-value]
-
-
-def list_namespaces_op(
-    prefix: Sequence[str] | None,
-    suffix: Sequence[str] | None,
-    max_depth: int | None,
-    limit: int,
-    offset: int,
-) -> ListNamespacesOp:
-    """The op behind the ``list_namespaces`` helpers."""
-    conditions = []
-    if prefix is not None:
-        conditions.append(MatchCondition("prefix", as_labels(prefix)))
-    if suffix is not None:
-        conditions.append(MatchCondition("suffix", as_labels(suffix)))
-    return ListNamespacesOp(
-        match_conditions=tuple(conditions) or None, max_depth=max_depth, limit=limit, offset=offset
-    )
-
-
 class StoreBase:
-    """State and logic shared by the blocking and the asyncio store."""
+    """State and logic shared by the blocking and the asyncio store.
+
+    Create a store with ``connect()``, or over a driver session you already have:
+    ``Store(session, keyspace="app")`` (the store then never closes that session's cluster).
+    """
 
     def __init__(
         self,
@@ -134,65 +94,62 @@ class StoreBase:
         config: StoreConfig | None = None,
         cluster: Any = None,
     ) -> None:
-        self.config = config_from(config, keyspace=keyspace)
+        merged = config_from(config, keyspace=keyspace)
+        self._start(session, merged, cluster, _driver.SessionTransport(session, merged))
+
+    @classmethod
+    def _over(cls, transport: Transport, config: StoreConfig | None = None) -> Any:
+        """A store whose requests go to ``transport`` instead of a session (the test seam)."""
+        store = cls.__new__(cls)
+        store._start(None, config or StoreConfig(), None, transport)
+        return store
+
+    def _start(self, session: Any, config: StoreConfig, cluster: Any, transport: Transport) -> None:
+        self.config = config
         self.session = session
         self._cluster = cluster  # set when the store created (and so owns) the cluster
-        self._profile = _driver.attach_profile(session, self.config)
-        self._statements: _driver.Statements | None = None
-        self._replica_groups = _driver.ReplicaGroups(session, self.config.keyspace)
-        self._prepare_lock = threading.Lock()
+        self._transport = transport
+        self._slots = Slots(config.max_concurrency)
+        self._pacer = Pacer(config.requests_per_second) if config.requests_per_second else None
         self._clock = TimestampClock()
         self._registered: set[str] = _BoundedSet()
         self._random = random.Random()
         self._metrics = Metrics()
         self._closed = False
 
-    # -- planning (no I/O) -------------------------------------------------------------------
+    # -- one call ----------------------------------------------------------------------------
 
-    def _prepare_call(
+    def _call(
         self,
-        ops: Iterable[Op],
+        ops: Sequence[Op],
         batch_type: BatchType | str,
         max_retries: int | None,
         retry_delay: float | None,
         retry_backoff: float | None,
-        timeout: float | None = None,
-        consistency: str | None = None,
-    ) -> PreparedCall:
+        timeout: float | None,
+        consistency: str | None,
+        *,
+        turns: bool = False,
+    ) -> Flow:
+        """One ``batch()`` call from validation to results; ``ops`` as :func:`as_op_list` made.
+
+        Nothing is sent before every op is valid and the call is planned. ``turns``: yield
+        :data:`~scyllabatch._flow.TURN` after each request sent (the asyncio facade).
+        """
         started = time.perf_counter()
         if self._closed:
             raise StoreError("this store is closed; create a new one")
         kind = parse_batch_type(batch_type)
-        options = _driver.call_options(timeout, consistency)
-        retry = self.config.retry.with_overrides(max_retries, retry_delay, retry_backoff)
-        ops = as_op_list(ops)
         try:
-            normalized = validate_ops(
-                ops,
-                codec,
-                max_value_bytes=self.config.limits.max_value_bytes,
-                encode_default=self.config.encode_default,
-            )
-            plan = plan_call(
-                normalized,
-                kind,
-                self._clock.next(now_us()),
-                self.config.limits,
-                codec,
-                self.config.page_size,
-                self._replica_groups,
-                self.config.created_at_mode,
-            )
+            options = _driver.call_options(timeout, consistency)
+            retry = self.config.retry.with_overrides(max_retries, retry_delay, retry_backoff)
+            plan = self._plan(ops, kind)
         except StoreValidationError as exc:
-            self._metrics.record_call(
-                size=len(ops) if isinstance(ops, Sequence) else 0,
-                batch_type=kind,
-                op_kinds={},
-                call=None,
-                latency_us=(time.perf_counter() - started) * 1e6,
-                error=exc,
-            )
+            self._record(len(ops), kind, None, started, exc)
             raise
+        if plan.is_empty:
+            self._record(plan.size, kind, plan, started, None)
+            return [None] * plan.size
         context = CallContext(
             retry=retry,
             limits=self.config.limits,
@@ -201,7 +158,51 @@ class StoreBase:
             registered=self._registered,
             random_unit=self._random.random,
         )
-        return PreparedCall(plan=plan, context=context, started=started, options=options)
+        error: BaseException | None = None
+        try:
+            transport = self._transport
+            statement_ids = transport.statement_ids
+            if statement_ids is None:
+                statement_ids = yield Blocking(transport.prepare)
+            context.statement_ids = statement_ids
+            engine = run_call(plan, context)
+            command = next(engine)
+            while True:
+                if isinstance(command, Execute):
+                    reply = yield from dispatch(
+                        transport, command.requests, options, self._slots, self._pacer, turns
+                    )
+                else:
+                    reply = yield command
+                command = engine.send(reply)
+        except StopIteration as stop:
+            results: list[Any] = stop.value
+            return results
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self._record(plan.size, kind, plan, started, error, context)
+
+    def _plan(self, ops: Sequence[Op], kind: BatchType) -> CallPlan:
+        limits = self.config.limits
+        return plan_call(
+            validate_ops(
+                ops,
+                codec,
+                max_value_bytes=limits.max_value_bytes,
+                encode_default=self.config.encode_default,
+            ),
+            kind,
+            self._clock.next(now_us()),
+            limits,
+            codec,
+            self.config.page_size,
+            self._transport.replica_group,
+            self.config.created_at_mode,
+        )
+
+    # -- streaming every match of a search (iter_search / aiter_search) ------------------------
 
     def _search_iteration(
         self, namespace_prefix: Sequence[str], filter: Any, page_size: int | None
@@ -221,107 +222,58 @@ class StoreBase:
         )
         return SearchIteration(op, context, size)
 
-    def _finish_call(self, call: PreparedCall, error: BaseException | None) -> None:
+    def _stream(
+        self, iteration: SearchIteration, *, turns: bool = False
+    ) -> Generator[WaitCommand | Found, Any, None]:
+        """Walk an iteration: yields its waits, like :meth:`_call`, and each :class:`Found` page
+        for the facade to hand out (it sends back ``None``)."""
+        transport = self._transport
+        if transport.statement_ids is None:
+            yield Blocking(transport.prepare)
+        flow = iteration.flow()
+        reply: Any = None
+        while True:
+            try:
+                command = flow.send(reply)
+            except StopIteration:
+                return
+            if isinstance(command, Execute):
+                reply = yield from dispatch(
+                    transport,
+                    command.requests,
+                    _driver.DEFAULT_CALL,
+                    self._slots,
+                    self._pacer,
+                    turns,
+                )
+            else:
+                reply = yield command
+
+    def _record(
+        self,
+        size: int,
+        kind: BatchType,
+        plan: CallPlan | None,
+        started: float,
+        error: BaseException | None,
+        context: CallContext | None = None,
+    ) -> None:
         self._metrics.record_call(
-            size=call.plan.size,
-            batch_type=call.plan.batch_type,
-            op_kinds=call.plan.op_kinds,
-            call=call.context.stats,
-            latency_us=(time.perf_counter() - call.started) * 1e6,
+            size=size,
+            batch_type=kind,
+            op_kinds=plan.op_kinds if plan is not None else {},
+            call=context.stats if context is not None else None,
+            latency_us=(time.perf_counter() - started) * 1e6,
             error=error,
         )
 
-    # -- blocking helpers used by both facades (the async one runs them in a thread) ---------
-
-    def _prepare_statements_blocking(self) -> _driver.Statements:
-        with self._prepare_lock:
-            if self._statements is None:
-                try:
-                    self._statements = _driver.Statements(self.session, self.config, self._profile)
-                except Exception as exc:
-                    raise StoreQueryError(
-                        f"could not prepare statements in keyspace {self.config.keyspace!r} "
-                        f"({exc}); call setup() first to create the keyspace and tables"
-                    ) from exc
-            return self._statements
+    # -- blocking work (the asyncio facade runs it in a thread) -------------------------------
 
     def _setup_blocking(self) -> None:
-        """Create what is missing (keyspace if allowed, tables), then check existing tables.
-
-        Nothing is created that exists already, so an account without CREATE permission can set
-        up a store whose keyspace and tables an administrator made. A table of ours with another
-        schema is reported, naming the differing columns, instead of failing later.
-        """
-        keyspace = self.config.keyspace
-        if not self._keyspace_exists():
-            if not self.config.create_keyspace:
-                raise StoreQueryError(
-                    f"keyspace {keyspace!r} does not exist and create_keyspace is False: create "
-                    "it first (with the replication your cluster needs), or pass "
-                    "create_keyspace=True"
-                )
-            self._run_ddl(schema.keyspace_cql(keyspace, self.config.replication), "keyspace")
-        existing = self._existing_columns()
-        for table, cql in schema.table_cql_by_name(keyspace).items():
-            if table not in existing:
-                self._run_ddl(cql, f"table {keyspace}.{table}")
-        existing = self._existing_columns()
-        clashes = [
-            f"{keyspace}.{table}: " + "; ".join(problems)
-            for table in schema.TABLES
-            if (problems := schema.schema_differences(table, existing.get(table, {})))
-        ]
-        if clashes:
-            raise StoreQueryError(
-                "setup() found tables with another schema than scyllabatch's ("
-                + " | ".join(clashes)
-                + "); use another keyspace, or drop or rename those tables if their data is not "
-                "needed"
-            )
-        self._statements = None
+        setup_schema(self.session, self.config)
         self._registered.clear()  # the keyspace may have been dropped and created again
-        self._prepare_statements_blocking()
-
-    def _setup_query(self, cql: str, params: tuple[Any, ...]) -> list[Any]:
-        try:
-            return _driver.read_schema(self.session, cql, params)
-        except Exception as exc:
-            raise StoreQueryError(
-                f"setup of keyspace {self.config.keyspace!r} could not read the schema: {exc}"
-            ) from exc
-
-    def _keyspace_exists(self) -> bool:
-        return bool(self._setup_query(schema.KEYSPACE_QUERY, (self.config.keyspace,)))
-
-    def _existing_columns(self) -> dict[str, dict[str, tuple[str, str]]]:
-        """``{table: {column: (kind, type)}}`` of the SDK's tables in the keyspace."""
-        columns: dict[str, dict[str, tuple[str, str]]] = {}
-        for row in self._setup_query(schema.COLUMNS_QUERY, (self.config.keyspace,)):
-            table, column, kind, type_ = _row_values(row)
-            if table in schema.TABLES:
-                columns.setdefault(table, {})[column] = (kind, type_)
-        return columns
-
-    def _run_ddl(self, cql: str, what: str) -> None:
-        keyspace = self.config.keyspace
-        try:
-            # Schema changes wait for every node to agree on the new schema: seconds on a loaded
-            # multi-node ring, so they get more time than a data request's timeout.
-            self.session.execute(cql, timeout=max(self.config.request_timeout, SETUP_TIMEOUT))
-        except Exception as exc:
-            if _driver.classify(exc) is not ErrorKind.AUTH:
-                raise StoreQueryError(f"setup could not create {what}: {exc}") from exc
-            if what == "keyspace":
-                advice = (
-                    "this account may not create keyspaces: have one that may run "
-                    f"`{cql}`, then pass create_keyspace=False"
-                )
-            else:
-                advice = (
-                    f"this account may not create tables in keyspace {keyspace!r}: grant it "
-                    f"CREATE ON KEYSPACE {keyspace}, or have an account that may run `{cql}`"
-                )
-            raise StoreQueryError(f"setup could not create {what}: {advice} ({exc})") from exc
+        self._transport.forget_statements()
+        self._transport.prepare()
 
     def _shutdown_blocking(self) -> None:
         self._closed = True

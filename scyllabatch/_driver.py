@@ -12,6 +12,7 @@ import math
 import socket
 import ssl
 import struct
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ from scyllabatch.errors import (
     StoreAuthenticationError,
     StoreConnectionError,
     StoreError,
+    StoreQueryError,
     StoreValidationError,
 )
 from scyllabatch.ops import BatchType
@@ -583,6 +585,81 @@ class ReplicaGroups:
         sharding = getattr(replicas[0], "sharding_info", None)
         shard = sharding.shard_id_from_token(token.value) if sharding is not None else None
         return (tuple(sorted(str(host.endpoint) for host in replicas)), shard)
+
+
+class SessionTransport:
+    """The real transport of a store: a driver session (see :class:`scyllabatch._flow.Transport`).
+
+    Registers the SDK's execution profile on the session, groups partitions by replica from the
+    driver's token map, prepares the statements once (under a lock: many threads may start
+    their first call together) and sends requests with the driver's callbacks.
+    """
+
+    def __init__(self, session: Session, config: StoreConfig) -> None:
+        self.session = session
+        self.config = config
+        self.profile = attach_profile(session, config)
+        self.replica_group = ReplicaGroups(session, config.keyspace)
+        self.statements: Statements | None = None
+        self._prepare_lock = threading.Lock()
+
+    @property
+    def statement_ids(self) -> Mapping[schema.Statement, bytes] | None:
+        """The prepared statements' ids, or ``None`` before :meth:`prepare`."""
+        statements = self.statements
+        return None if statements is None else statements.ids
+
+    def prepare(self) -> Mapping[schema.Statement, bytes]:
+        """Prepare every statement once (blocking); returns their ids."""
+        with self._prepare_lock:
+            if self.statements is None:
+                try:
+                    self.statements = Statements(self.session, self.config, self.profile)
+                except Exception as exc:
+                    raise StoreQueryError(
+                        f"could not prepare statements in keyspace {self.config.keyspace!r} "
+                        f"({exc}); call setup() first to create the keyspace and tables"
+                    ) from exc
+            return self.statements.ids
+
+    def forget_statements(self) -> None:
+        """Prepare again on next use."""
+        self.statements = None
+
+    def start(
+        self,
+        request: Request,
+        options: CallOptions,
+        settle: Callable[[int, Rows | Failure], None],
+        index: int,
+    ) -> None:
+        """Send ``request``; ``settle(index, outcome)`` runs on the driver's I/O thread."""
+        statements = self.statements
+        if statements is None:  # never for a call: its flow prepares before it sends
+            raise StoreQueryError("statements are not prepared; this is a bug in scyllabatch")
+        future = statements.send(request, options)
+        future.add_callbacks(
+            callback=_settle_rows,
+            callback_args=(future, settle, index),
+            errback=_settle_error,
+            errback_args=(settle, index),
+        )
+
+
+def _settle_rows(
+    rows: Any, future: Any, settle: Callable[[int, Rows | Failure], None], index: int
+) -> None:
+    try:
+        outcome: Rows | Failure = callback_outcome(rows, future)
+    except BaseException as exc:  # never leave the caller waiting
+        outcome = failure(exc)
+    settle(index, outcome)
+
+
+def _settle_error(
+    error: BaseException, settle: Callable[[int, Rows | Failure], None], index: int
+) -> None:
+    settle(index, failure(error))
 
 
 def complete_once(future: Any) -> None:

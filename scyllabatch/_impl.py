@@ -11,12 +11,14 @@ import os
 from types import ModuleType
 from typing import Literal
 
+from scyllabatch._core.speedups import Codec, Writes
+
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _load() -> tuple[ModuleType, ModuleType, ModuleType, Literal["cython", "python"]]:
+def _load() -> tuple[Codec, ModuleType, Writes, Literal["cython", "python"]]:
     if not _flag("SCYLLABATCH_NO_EXTENSIONS"):
         try:
             from scyllabatch._speedups import codec as compiled_codec

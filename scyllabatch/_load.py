@@ -51,6 +51,7 @@ from scyllabatch._progress import meter
 from scyllabatch.config import StoreConfig
 from scyllabatch.errors import StoreValidationError
 from scyllabatch.ops import PutOp
+from scyllabatch.store import _pages as pages
 
 CHECKPOINT_VERSION = 1
 CHECKPOINT_EVERY_SECONDS = 1.0
@@ -552,7 +553,7 @@ def export_main(
         target, close = _output(options, out)
         progress = meter(None, "rows", enabled=options.progress)
         try:
-            for found in store._run_flow(iteration.flow()):
+            for found in pages(store._stream(iteration)):
                 now = now_us()
                 lines = [
                     item_line(

@@ -40,8 +40,6 @@ class Metrics:
             self.failed_batches = 0
             self.logged_calls = 0
             self.unlogged_calls = 0
-            self.atomic_batches = 0
-            self.concurrent_batches = 0
             self.logged_batches = 0
             self.unlogged_batches = 0
             self.single_writes = 0
@@ -83,8 +81,6 @@ class Metrics:
                 self.unlogged_batches += call.unlogged_batches
                 self.single_writes += call.single_writes
                 self.internal_writes += call.internal_writes
-                self.atomic_batches += call.logged_batches
-                self.concurrent_batches += call.unlogged_batches + call.single_writes
                 self.read_requests += call.read_requests
                 self.write_requests += call.write_requests
                 self.retries += call.retries
@@ -123,8 +119,9 @@ class Metrics:
                     "total_batches": count,
                     "total_batch_operations": self.total_operations,
                     "avg_batch_size": self.total_operations / count if count else 0.0,
-                    "atomic_batches": self.atomic_batches,
-                    "concurrent_batches": self.concurrent_batches,
+                    # The original store's names, kept: other names for the counts below.
+                    "atomic_batches": self.logged_batches,
+                    "concurrent_batches": self.unlogged_batches + self.single_writes,
                     "logged_batches": self.logged_batches,
                     "unlogged_batches": self.unlogged_batches,
                     "single_writes": self.single_writes,

@@ -1,80 +1,27 @@
 """The blocking facade: :class:`Store`.
 
-Safe to call from many threads at once, and from inside a running event loop (it never uses
-``asyncio.run`` or the caller's loop; it waits on driver futures).
+Everything a call decides is shared with the asyncio facade (:mod:`scyllabatch._base`); this
+module only says how a blocking caller waits. Safe to call from many threads at once, and from
+inside a running event loop (it never uses ``asyncio.run`` or the caller's loop; it waits on
+driver callbacks).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
-from scyllabatch import _driver
-from scyllabatch._base import StoreBase, as_labels, config_from, list_namespaces_op
-from scyllabatch._core.engine import run_call
-from scyllabatch._core.iteration import Flow, Found
-from scyllabatch._core.requests import Execute, Outcome, Request
+from scyllabatch import _driver, _shortcuts
+from scyllabatch._base import StoreBase, as_op_list, config_from
+from scyllabatch._core.iteration import Found
+from scyllabatch._core.requests import Sleep
+from scyllabatch._flow import Blocking, Flow, Settled, TakeSlots, WaitCommand
 from scyllabatch.config import StoreConfig
-from scyllabatch.ops import BatchType, GetOp, Item, Op, PutOp, SearchItem, SearchOp
+from scyllabatch.ops import BatchType, Op, SearchItem
 
 __all__ = ["Store"]
-
-
-class _RateLimiter:
-    """At most ``rate`` request starts per second, shared by every thread of one store."""
-
-    def __init__(self, rate: float) -> None:
-        self._interval = 1.0 / rate
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self._interval
-        if start > now:
-            time.sleep(start - now)
-
-
-class _Slots:
-    """Requests in flight of one store, at most ``size``: the blocking facade's semaphore.
-
-    A counter under a plain lock, so the hot path (a slot is free; a response gives its slot
-    back) costs one uncontended lock; only a sender that finds no free slot waits on the
-    condition. :meth:`take` hands out several slots at once to a call with many requests.
-    """
-
-    __slots__ = ("_free", "_lock", "_ready", "_waiting")
-
-    def __init__(self, size: int) -> None:
-        self._free = size
-        self._lock = threading.Lock()
-        self._ready = threading.Condition(self._lock)
-        self._waiting = 0
-
-    def take(self, wanted: int) -> int:
-        """Wait until a slot is free; take up to ``wanted`` (at least one) and return how many."""
-        with self._lock:
-            while not self._free:
-                self._waiting += 1
-                try:
-                    self._ready.wait()
-                finally:
-                    self._waiting -= 1
-            taken = min(wanted, self._free)
-            self._free -= taken
-            return taken
-
-    def give(self, count: int = 1) -> None:
-        """Give ``count`` slots back."""
-        with self._lock:
-            self._free += count
-            if self._waiting:
-                self._ready.notify(count)
 
 
 class Store(StoreBase):
@@ -84,19 +31,6 @@ class Store(StoreBase):
     already have: ``Store(session, keyspace="app")``. Call :meth:`setup` once to create the
     keyspace (if allowed) and tables. Use it as a context manager to close it.
     """
-
-    def __init__(
-        self,
-        session: Any,
-        keyspace: str | None = None,
-        *,
-        config: StoreConfig | None = None,
-        cluster: Any = None,
-    ) -> None:
-        super().__init__(session, keyspace, config=config, cluster=cluster)
-        self._slots = _Slots(self.config.max_concurrency)
-        rate = self.config.requests_per_second
-        self._rate = _RateLimiter(rate) if rate else None
 
     @classmethod
     def connect(
@@ -132,8 +66,6 @@ class Store(StoreBase):
     ) -> None:
         self.close()
 
-    # -- the batch ---------------------------------------------------------------------------
-
     def batch(
         self,
         ops: Iterable[Op],
@@ -155,133 +87,15 @@ class Store(StoreBase):
         ``consistency`` (e.g. ``"QUORUM"``) the configured read and write consistency, for this
         call only.
         """
-        call = self._prepare_call(
-            ops, batch_type, max_retries, retry_delay, retry_backoff, timeout, consistency
-        )
-        error: BaseException | None = None
-        try:
-            if call.plan.is_empty:
-                return [None] * call.plan.size
-            statements = self._prepare_statements_blocking()
-            call.context.statement_ids = statements.ids
-            engine = run_call(call.plan, call.context)
-            try:
-                command = next(engine)
-                while True:
-                    if isinstance(command, Execute):
-                        reply: Any = self._execute(statements, command.requests, call.options)
-                    else:
-                        time.sleep(command.seconds)
-                        reply = None
-                    command = engine.send(reply)
-            except StopIteration as stop:
-                results: list[Any] = stop.value
-                return results
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._finish_call(call, error)
+        ops = as_op_list(ops)
+        retry = (max_retries, retry_delay, retry_backoff)
+        return _run(self._call(ops, batch_type, *retry, timeout, consistency))
 
-    def _execute(
-        self,
-        statements: _driver.Statements,
-        requests: Sequence[Request],
-        options: _driver.CallOptions,
-    ) -> list[Outcome]:
-        """Run requests concurrently (bounded by ``max_concurrency``); wait for all."""
-        count = len(requests)
-        outcomes: list[Any] = [None] * count
-        remaining = count
-        lock = threading.Lock()
-        done = threading.Event()
-        slots = self._slots
-
-        def finish(index: int, outcome: Outcome) -> None:
-            nonlocal remaining
-            with lock:
-                # The driver can complete one request twice: with speculative execution, a late
-                # answer of one execution after the request timed out calls the callback after
-                # the errback. Only the first completion counts.
-                if outcomes[index] is not None:
-                    return
-                outcomes[index] = outcome
-                remaining -= 1
-                last = remaining == 0
-            slots.give()
-            if last:
-                done.set()
-
-        def on_rows(rows: Any, index: int, future: Any) -> None:
-            try:
-                outcome: Outcome = _driver.callback_outcome(rows, future)
-            except BaseException as exc:  # never leave the waiter hanging
-                outcome = _driver.failure(exc)
-            finish(index, outcome)
-
-        def on_error(exc: BaseException, index: int) -> None:
-            finish(index, _driver.failure(exc))
-
-        rate = self._rate
-        credit = 0  # slots taken and not used yet
-        try:
-            for index, request in enumerate(requests):
-                if not credit:
-                    credit = slots.take(count - index)
-                credit -= 1
-                if rate is not None:
-                    rate.wait()
-                try:
-                    future = statements.send(request, options)
-                except Exception as exc:
-                    finish(index, _driver.failure(exc))
-                    continue
-                future.add_callbacks(
-                    callback=on_rows,
-                    callback_args=(index, future),
-                    errback=on_error,
-                    errback_args=(index,),
-                )
-        finally:
-            if credit:
-                slots.give(credit)
-        done.wait()
-        return outcomes
-
-    # -- single-op helpers -------------------------------------------------------------------
-
-    def get(self, namespace: Sequence[str], key: str, *, refresh_ttl: bool = True) -> Item | None:
-        """Read one item, or ``None``."""
-        result: Item | None = self.batch([GetOp(as_labels(namespace), key, refresh_ttl)])[0]
-        return result
-
-    def put(
-        self,
-        namespace: Sequence[str],
-        key: str,
-        value: dict[str, Any] | None,
-        ttl: float | None = None,
-    ) -> None:
-        """Write one item (``value=None`` deletes); ``ttl`` in minutes."""
-        self.batch([PutOp(as_labels(namespace), key, value, None, ttl)])
-
-    def delete(self, namespace: Sequence[str], key: str) -> None:
-        """Delete one item (no error if it does not exist)."""
-        self.batch([PutOp(as_labels(namespace), key, None)])
-
-    def search(
-        self,
-        namespace_prefix: Sequence[str],
-        filter: dict[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        *,
-        refresh_ttl: bool = True,
-    ) -> list[SearchItem]:
-        """Items under a namespace prefix (whole labels), newest first."""
-        op = SearchOp(as_labels(namespace_prefix), filter, limit, offset, None, refresh_ttl)
-        result: list[SearchItem] = self.batch([op])[0]
-        return result
+    get = _shortcuts.blocking(_shortcuts.get)
+    put = _shortcuts.blocking(_shortcuts.put)
+    delete = _shortcuts.blocking(_shortcuts.delete)
+    search = _shortcuts.blocking(_shortcuts.search)
+    list_namespaces = _shortcuts.blocking(_shortcuts.list_namespaces)
 
     def iter_search(
         self,
@@ -298,35 +112,51 @@ class Store(StoreBase):
         unlike :meth:`search`); TTLs are not refreshed. Arguments are checked here; the first
         request is sent when iteration starts.
         """
-        iteration = self._search_iteration(as_labels(namespace_prefix), filter, page_size)
-        return (item for found in self._run_flow(iteration.flow()) for item in found.items)
+        iteration = self._search_iteration(namespace_prefix, filter, page_size)
+        return (item for page in _pages(self._stream(iteration)) for item in page.items)
 
-    def _run_flow(self, flow: Flow) -> Iterator[Found]:
-        """Drive a streaming flow, handing out its pages as they come."""
-        statements = self._prepare_statements_blocking()
-        reply: Any = None
-        while True:
-            try:
-                command = flow.send(reply)
-            except StopIteration:
-                return
+
+def _run(flow: Flow) -> list[Any]:
+    """Drive a call to its end, blocking the thread on each wait."""
+    reply: Any = None
+    while True:
+        try:
+            command = flow.send(reply)
+        except StopIteration as stop:
+            results: list[Any] = stop.value
+            return results
+        try:
+            reply = _wait(command)
+        except BaseException as exc:  # Ctrl-C while waiting: the call records it and re-raises
+            flow.throw(exc)
+            raise
+
+
+def _pages(stream: Generator[WaitCommand | Found, Any, None]) -> Iterator[Found]:
+    """Drive a stream, blocking on each wait, handing out its pages as they come."""
+    reply: Any = None
+    while True:
+        try:
+            command = stream.send(reply)
+        except StopIteration:
+            return
+        if isinstance(command, Found):
+            yield command
             reply = None
-            if isinstance(command, Found):
-                yield command
-            elif isinstance(command, Execute):
-                reply = self._execute(statements, command.requests, _driver.DEFAULT_CALL)
-            else:
-                time.sleep(command.seconds)
+        else:
+            reply = _wait(command)
 
-    def list_namespaces(
-        self,
-        prefix: Sequence[str] | None = None,
-        suffix: Sequence[str] | None = None,
-        max_depth: int | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[tuple[str, ...]]:
-        """Namespaces holding at least one live item, sorted; ``"*"`` matches one label."""
-        op = list_namespaces_op(prefix, suffix, max_depth, limit, offset)
-        result: list[tuple[str, ...]] = self.batch([op])[0]
-        return result
+
+def _wait(command: WaitCommand) -> Any:
+    match command:
+        case Settled(outcomes):
+            outcomes.wait_blocking()
+            return None
+        case TakeSlots(slots, wanted):
+            return slots.take_blocking(wanted)
+        case Sleep(seconds):
+            time.sleep(seconds)
+            return None
+        case Blocking(function):
+            return function()
+    return None  # TURN: a blocking caller has no one to give the turn to

@@ -24,6 +24,7 @@ from scyllabatch._core.retry import (
     is_retryable,
     write_outcome,
 )
+from scyllabatch._core.speedups import Codec, Writes
 from scyllabatch.config import BatchLimits, RetryPolicy
 from scyllabatch.errors import StoreError, partial_write_error_class
 from scyllabatch.ops import BatchType, Item
@@ -55,10 +56,10 @@ class CallContext:
 
     retry: RetryPolicy
     limits: BatchLimits
-    codec: Any
+    codec: Codec
     registered: set[str]
     random_unit: Callable[[], float]
-    writes: Any  # the selected writes speedup (``encode_writes``)
+    writes: Writes
     # Prepared ids of the write statements; the facade sets them once the session's statements
     # are prepared (phase 2 needs them, planning does not).
     statement_ids: StatementIds = field(default_factory=dict)
@@ -111,11 +112,11 @@ def _execute(
     on_rows: Callable[[Request, Rows], Sequence[Request]],
     *,
     fail_fast: bool,
-    ambiguous: set[int] | None = None,
+    ambiguous: set[Request] | None = None,
 ) -> Generator[Command, Any, list[tuple[Request, Failure]]]:
     """Run requests (and their follow-ups) to completion, retrying what is safe to retry.
 
-    ``ambiguous`` (if given) collects ``id(request)`` of every write request that failed at
+    ``ambiguous`` (if given) collects every write request that failed at
     least once with an error that leaves its outcome unknown, even when a later attempt failed
     with an error that says "not applied": the earlier attempt may still have been applied.
     """
@@ -137,7 +138,7 @@ def _execute(
                 and request.is_write
                 and write_outcome(outcome.kind) is WriteOutcome.UNKNOWN
             ):
-                ambiguous.add(id(request))
+                ambiguous.add(request)
             if attempt < ctx.retry.max_retries and is_retryable(outcome.kind, _write_kind(request)):
                 retry.append((request, attempt + 1))
             else:
@@ -174,22 +175,20 @@ def _raise_read_failure(request: Request, failure: Failure) -> None:
 def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
     """Execute a planned call; returns one result per op, in order."""
     results: list[Any] = [None] * plan.size
-    if plan.is_empty:
-        return results
 
     # Phase 1: reads, all concurrently. Writes wait for them, so reads see the state before.
-    owners: dict[int, Reader] = {}
+    owners: dict[Request, Reader] = {}
     initial: list[Request] = []
     for reader in plan.readers:
         for request in reader.start():
-            owners[id(request)] = reader
+            owners[request] = reader
             initial.append(request)
 
     def on_read(request: Request, page: Rows) -> Sequence[Request]:
-        reader = owners.pop(id(request))
+        reader = owners.pop(request)
         follow = reader.feed(request, page)
         for next_request in follow:
-            owners[id(next_request)] = reader
+            owners[next_request] = reader
         return follow
 
     if initial:
@@ -233,7 +232,7 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
     )
     # A namespace counts as registered once every registry request it needs (its own row and its
     # root's row, possibly in different requests) has succeeded.
-    registry_names = {id(request): names for request, names in registry}
+    registry_names = dict(registry)
     needed: dict[str, int] = {}
     for _, names in registry:
         for name in names:
@@ -243,13 +242,13 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
         return results
 
     def on_written(request: Request, _page: Rows) -> Sequence[Request]:
-        for name in registry_names.get(id(request), ()):
+        for name in registry_names.get(request, ()):
             needed[name] -= 1
             if not needed[name]:
                 ctx.registered.add(name)
         return ()
 
-    ambiguous: set[int] = set()
+    ambiguous: set[Request] = set()
     failures = yield from _execute(requests, ctx, on_written, fail_fast=False, ambiguous=ambiguous)
     if failures:
         _raise_write_failure(plan, requests, failures, ambiguous)
@@ -260,7 +259,7 @@ def _raise_write_failure(
     plan: CallPlan,
     requests: Sequence[Request],
     failures: Sequence[tuple[Request, Failure]],
-    ambiguous: Collection[int] = (),
+    ambiguous: Collection[Request] = (),
 ) -> None:
     """Raise the call's error, sorting its write ops into applied / not applied / unknown.
 
@@ -276,7 +275,7 @@ def _raise_write_failure(
     eventually: set[int] = set()
     for request, failure in failures:
         outcome = write_outcome(failure.kind)
-        if outcome is WriteOutcome.NOT_APPLIED and id(request) in ambiguous:
+        if outcome is WriteOutcome.NOT_APPLIED and request in ambiguous:
             outcome = WriteOutcome.UNKNOWN  # an earlier attempt may have been applied
         if outcome is WriteOutcome.WILL_BE_APPLIED:
             eventually.update(request.op_indices)

@@ -14,9 +14,19 @@ def from_micros(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
+# Positions in a row of ``schema.ITEM_COLUMNS``: key, value, created_at, updated_at, ttl, writetime.
+KEY, VALUE, CREATED_AT, UPDATED_AT, TTL, WRITETIME = range(6)
+
+
+def updated_us(row: Any) -> int:
+    """``updated_at`` of an item row (µs); the value's write time for a row written without it."""
+    updated = row[UPDATED_AT]
+    return int(updated if updated is not None else row[WRITETIME] or 0)
+
+
 @dataclass(slots=True)
 class StoredRow:
-    """One item row as read: ``(key, value, created_at, updated_at, ttl, writetime)``."""
+    """One item row as read (a row of ``schema.ITEM_COLUMNS``), with its namespace."""
 
     namespace: tuple[str, ...]
     partition: str
@@ -29,15 +39,15 @@ class StoredRow:
 
     @classmethod
     def from_row(cls, namespace: tuple[str, ...], partition: str, row: Any) -> StoredRow:
-        """Build from a ``SELECT key, value, created_at, updated_at, ttl, WRITETIME(value)`` row."""
-        key, blob, created, updated, ttl, writetime = row[0], row[1], row[2], row[3], row[4], row[5]
+        """Build from a row of ``schema.ITEM_COLUMNS``."""
+        blob, created, ttl, writetime = row[VALUE], row[CREATED_AT], row[TTL], row[WRITETIME]
         return cls(
             namespace=namespace,
             partition=partition,
-            key=key,
+            key=row[KEY],
             blob=bytes(blob) if blob is not None else b"",
             created_us=int(created if created is not None else writetime or 0),
-            updated_us=int(updated if updated is not None else writetime or 0),
+            updated_us=updated_us(row),
             ttl_seconds=int(ttl) if ttl else None,
             writetime_us=int(writetime or 0),
         )

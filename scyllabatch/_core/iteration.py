@@ -44,7 +44,7 @@ class Found:
     rows: list[StoredRow]
 
 
-Flow = Generator[Command | Found, Any, None]
+Steps = Generator[Command | Found, Any, None]
 
 
 @dataclass(slots=True)
@@ -79,7 +79,7 @@ class SearchIteration:
         """Rows fetched and not yet handed out (the memory bound's measure)."""
         return sum(len(scan.page.rows) for scan in self.scans if scan.page is not None)
 
-    def flow(self) -> Flow:
+    def flow(self) -> Steps:
         """Run the iteration: yields commands for the facade and :class:`Found` pages."""
         while True:
             requests = self._next_requests()
@@ -167,4 +167,4 @@ def _raise_failure(request: Request, failure: Failure) -> None:
     ) from failure.error
 
 
-__all__ = ["PREFETCH_PARTITIONS", "Flow", "Found", "SearchIteration"]
+__all__ = ["PREFETCH_PARTITIONS", "Found", "SearchIteration", "Steps"]

@@ -10,10 +10,12 @@ replica group (``UNLOGGED``, see :func:`_batch_chunks`), plus TTL refreshes of i
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import warnings
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scyllabatch._core.items import StoredRow
 from scyllabatch._core.reads import (
@@ -26,15 +28,13 @@ from scyllabatch._core.reads import (
 )
 from scyllabatch._core.requests import Consistency, EncodedStatements, Query, Request
 from scyllabatch._core.schema import Statement, bucket_key, root_bucket
+from scyllabatch._core.speedups import Codec, MergedWrite, Writes
 from scyllabatch._core.validation import GetRead, ListRead, NormalizedOp, PutWrite, SearchRead
 from scyllabatch._impl import writes as selected_writes
 from scyllabatch._pure.writes import STATEMENT_OVERHEAD_BYTES
 from scyllabatch.config import BatchLimits, CreatedAtMode
 from scyllabatch.errors import StoreBatchSizeWarning, StoreValidationError
 from scyllabatch.ops import BatchType
-
-if TYPE_CHECKING:  # both twins' classes have this shape
-    from scyllabatch._pure.writes import MergedWrite
 
 logger = logging.getLogger("scyllabatch")
 
@@ -56,8 +56,8 @@ class CallPlan:
     searches: list[SearchReader] = field(default_factory=list)
     listings: list[ListReader] = field(default_factory=list)
     created_lookups: list[CreatedAtReader] = field(default_factory=list)
-    chunks: list[list[MergedWrite]] = field(default_factory=list)
-    writes: list[MergedWrite] = field(default_factory=list)
+    chunks: Sequence[Sequence[MergedWrite]] = field(default_factory=list)
+    writes: Sequence[MergedWrite] = field(default_factory=list)
     op_kinds: dict[str, int] = field(default_factory=dict)
     # The replica grouping the plan was made with; namespace registration groups by it too.
     replica_group: Callable[[Any], Hashable] = str
@@ -81,15 +81,16 @@ _OP_NAMES: dict[type, str] = {
 }
 
 
-def merge_writes(ops: Sequence[NormalizedOp], writes: Any = selected_writes) -> list[MergedWrite]:
+def merge_writes(
+    ops: Sequence[NormalizedOp], writes: Writes = selected_writes
+) -> Sequence[MergedWrite]:
     """Merge writes per (namespace, key): the last op in the list wins; ``value=None`` deletes.
 
     CQL gives every statement of a batch one timestamp and breaks ties by comparing value bytes,
     so sending two writes of one key would let the larger value win, not the later one. Runs in
     the writes speedup (``writes``: the selected twin).
     """
-    merged: list[MergedWrite] = writes.merge_writes(ops, PutWrite)
-    return merged
+    return writes.merge_writes(ops, PutWrite)
 
 
 def plan_call(
@@ -97,11 +98,11 @@ def plan_call(
     batch_type: BatchType,
     timestamp_us: int,
     limits: BatchLimits,
-    codec: Any,
+    codec: Codec,
     page_size: int,
     replica_group: ReplicaGroup = str,
     created_at_mode: CreatedAtMode = CreatedAtMode.EXACT,
-    writes: Any = selected_writes,
+    writes: Writes = selected_writes,
 ) -> CallPlan:
     """Plan one call; checks batch limits (raising or warning) before any I/O.
 
@@ -148,9 +149,23 @@ def _created_lookups(writes: Sequence[MergedWrite]) -> list[CreatedAtReader]:
     return lookups
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def _warn(message: str) -> None:
     logger.warning(message)
-    warnings.warn(message, StoreBatchSizeWarning, stacklevel=5)
+    warnings.warn(message, StoreBatchSizeWarning, stacklevel=_caller_stacklevel())
+
+
+def _caller_stacklevel() -> int:
+    """``warnings.warn``'s stacklevel of the first frame outside the package: the caller's line
+    (``store.batch(...)``, ``await store.abatch(...)``), however deep the call went inside."""
+    frame = sys._getframe(1)  # the function that calls warnings.warn
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _check_limits(
@@ -181,8 +196,8 @@ def _batch_chunks(
     writes: Sequence[MergedWrite],
     limits: BatchLimits,
     replica_group: ReplicaGroup,
-    speedup: Any = selected_writes,
-) -> list[list[MergedWrite]]:
+    speedup: Writes = selected_writes,
+) -> Sequence[Sequence[MergedWrite]]:
     """Split writes into UNLOGGED batches (in the writes speedup).
 
     Each partition's writes form an atomic batch of their own (atomic and isolated inside the
@@ -193,7 +208,7 @@ def _batch_chunks(
     ``warn_bytes`` bytes (the server's size check counts the whole batch), so the token-aware
     coordinator is a replica of everything in the batch and nothing fans out.
     """
-    chunks: list[list[MergedWrite]] = speedup.group_chunks(
+    return speedup.group_chunks(
         writes,
         replica_group,
         limits.max_ops,
@@ -201,7 +216,6 @@ def _batch_chunks(
         min(limits.max_bytes, limits.warn_bytes),
         limits.max_partitions_per_batch,
     )
-    return chunks
 
 
 def _request(
@@ -229,7 +243,7 @@ def _data_request(
     created: dict[tuple[str, str], int],
     timestamp: int,
     statement_ids: StatementIds,
-    serializer: Any,
+    serializer: Writes,
 ) -> Request:
     """One batch of the caller's writes, its statements serialized by the writes speedup.
 
@@ -259,7 +273,7 @@ def write_requests(
     registered: Collection[str],
     limits: BatchLimits,
     statement_ids: StatementIds,
-    serializer: Any,
+    serializer: Writes,
 ) -> tuple[list[Request], list[tuple[Request, list[str]]]]:
     """Build phase-2 requests.
 

@@ -14,9 +14,10 @@ from typing import Any
 
 from scyllabatch._codec_errors import DecodeError
 from scyllabatch._core.filters import matches
-from scyllabatch._core.items import StoredRow, from_micros
+from scyllabatch._core.items import KEY, VALUE, StoredRow, from_micros, updated_us
 from scyllabatch._core.requests import Consistency, Query, Request, Rows
 from scyllabatch._core.schema import ROOT_BUCKETS, Statement
+from scyllabatch._core.speedups import Codec
 from scyllabatch._core.validation import NAMESPACE_SEPARATOR, GetRead, ListRead, SearchRead
 from scyllabatch.errors import StoreQueryError
 from scyllabatch.ops import SearchItem
@@ -42,7 +43,7 @@ def read_request(
     )
 
 
-def decode_values(codec: Any, rows: Sequence[StoredRow]) -> list[Any]:
+def decode_values(codec: Codec, rows: Sequence[StoredRow]) -> list[Any]:
     """Decode stored values, turning corrupt data into a clear query error."""
     try:
         values: list[Any] = codec.decode_batch([row.blob for row in rows])
@@ -96,7 +97,7 @@ class GetReader(Reader):
 
     def feed(self, request: Request, page: Rows) -> list[Request]:
         for row in page.rows:
-            self.rows[row[0]] = row
+            self.rows[row[KEY]] = row
         return [request.next_page(page.paging_state)] if page.paging_state else []
 
     def stored(self) -> dict[str, StoredRow]:
@@ -204,7 +205,7 @@ class SearchReader(Reader):
     are decoded per page only when a filter needs them, else only for the results).
     """
 
-    def __init__(self, op: SearchRead, codec: Any, page_size: int) -> None:
+    def __init__(self, op: SearchRead, codec: Codec, page_size: int) -> None:
         self.op = op
         self.codec = codec
         self.page_size = page_size
@@ -248,7 +249,7 @@ class SearchReader(Reader):
 
     def _consider(self, partition: str, rows: Sequence[Any]) -> None:
         self.rows_read += len(rows)
-        rows = [row for row in rows if row[1] is not None]  # not an item without a value
+        rows = [row for row in rows if row[VALUE] is not None]  # not an item without a value
         if not rows:
             return
         conditions = self.op.conditions
@@ -256,7 +257,7 @@ class SearchReader(Reader):
             self._decode_page(partition, rows) if conditions else [_UNDECODED] * len(rows)
         )
         page = [
-            (-_updated_us(row), partition, row[0], row, value)
+            (-updated_us(row), partition, row[KEY], row, value)
             for row, value in zip(rows, values, strict=True)
             if not conditions or (_is_dict(value) and matches(value, conditions))
         ]
@@ -266,7 +267,7 @@ class SearchReader(Reader):
 
     def _decode_page(self, partition: str, rows: Sequence[Any]) -> list[Any]:
         try:
-            values: list[Any] = self.codec.decode_batch([row[1] for row in rows])
+            values: list[Any] = self.codec.decode_batch([row[VALUE] for row in rows])
         except DecodeError:
             namespace = namespace_of(partition)
             decode_values(self.codec, [StoredRow.from_row(namespace, partition, r) for r in rows])
@@ -281,11 +282,10 @@ class SearchReader(Reader):
             StoredRow.from_row(namespace_of(partition), partition, row)
             for _, partition, _, row, _ in chosen
         ]
-        undecoded = [s for s, c in zip(stored, chosen, strict=True) if c[4] is _UNDECODED]
+        undecoded = [s for s, (*_, v) in zip(stored, chosen, strict=True) if v is _UNDECODED]
         decoded = iter(decode_values(self.codec, undecoded) if undecoded else ())
         items = []
-        for row, candidate in zip(stored, chosen, strict=True):
-            value = candidate[4]
+        for row, (*_, value) in zip(stored, chosen, strict=True):
             if value is _UNDECODED:
                 value = next(decoded)
             items.append(
@@ -303,15 +303,10 @@ class SearchReader(Reader):
 _UNDECODED = object()
 
 
-def _updated_us(row: Any) -> int:
-    """``updated_at`` of a scanned row (its write time if the column is missing), as StoredRow."""
-    updated = row[3] if row[3] is not None else row[5]
-    return int(updated or 0)
-
-
 def _rank(candidate: tuple[int, str, str, Any, Any]) -> tuple[int, str, str]:
     """Newest first; ties (one call writes many items with one timestamp) by namespace, key."""
-    return candidate[0], candidate[1], candidate[2]
+    newest, partition, key, _row, _value = candidate
+    return newest, partition, key
 
 
 def _is_dict(value: Any) -> bool:

@@ -50,7 +50,8 @@ class Request:
     ``op_indices`` are the positions of the ops this request serves (used to report what was and
     was not applied). ``idempotent`` tells the retry policy whether re-sending after an ambiguous
     error is safe. A data write carries its statements pre-serialized in ``encoded`` (and no
-    ``queries``); every other request carries ``queries`` for the driver to bind.
+    ``queries``); every other request carries ``queries`` for the driver to bind. Requests
+    compare and hash by identity: the engine keys its bookkeeping by request.
     """
 
     queries: tuple[Query, ...]

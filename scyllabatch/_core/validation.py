@@ -34,6 +34,7 @@ from typing import Any
 
 from scyllabatch._codec_errors import NOT_SERIALIZABLE, EncodeError
 from scyllabatch._core.filters import Condition, FilterError, compile_filter
+from scyllabatch._core.speedups import Codec, Writes
 from scyllabatch._impl import writes as selected_writes
 from scyllabatch.errors import StoreValidationError
 from scyllabatch.ops import BatchType, GetOp, ListNamespacesOp, PutOp, SearchOp
@@ -377,13 +378,16 @@ def parse_batch_type(batch_type: Any) -> BatchType:
 
 def validate_ops(
     ops: Sequence[Any],
-    codec: Any,
-    writes: Any = selected_writes,
+    codec: Codec,
+    writes: Writes = selected_writes,
     *,
     max_value_bytes: int = MAX_VALUE_BYTES,
     encode_default: Callable[[Any], Any] | None = None,
 ) -> list[NormalizedOp]:
     """Validate every op and encode every put value in one codec call.
+
+    ``ops`` is a sequence: the facades accept any iterable and make it one, once
+    (``scyllabatch._base.as_op_list``).
 
     ``codec`` is the selected speedups codec module (``encode_batch``); ``writes`` the selected
     writes module, whose ``fast_put`` accepts the common, certainly valid puts without the
@@ -391,10 +395,6 @@ def validate_ops(
     (``StoreConfig.limits.max_value_bytes``); ``encode_default`` the codec's hook for types it
     does not know (``StoreConfig.encode_default``).
     """
-    if isinstance(ops, (str, bytes)) or not isinstance(ops, Sequence):
-        raise StoreValidationError(
-            f"ops must be a list of operations, got {type(ops).__name__}", field="ops"
-        )
     fast_put = writes.fast_put
     normalized: list[NormalizedOp] = []
     partitions: dict[object, str] = {}  # namespace -> partition text, for the fast path
@@ -475,7 +475,7 @@ def _validate_put(op: Any, index: int, kind: str) -> PutWrite:
 def _encode_values(
     values: list[Any],
     targets: list[PutWrite],
-    codec: Any,
+    codec: Codec,
     max_value_bytes: int,
     encode_default: Callable[[Any], Any] | None,
 ) -> None:

@@ -31,6 +31,7 @@ from scyllabatch import (
 from scyllabatch._core.requests import Request
 from scyllabatch._core.schema import Statement, bucket_key
 from scyllabatch._pure.writes import decode_writes
+from tests.integration.counting import prepared_statements
 
 Ring = Any  # tests/cluster/conftest.py's Ring (conftest modules are not importable)
 
@@ -107,7 +108,7 @@ def partition_keys(request: Request) -> list[str | bytes]:
 def observe(store: Store) -> list[tuple[Request, Any]]:
     """Record every request the store sends with its driver future (the adapter's hook)."""
     seen: list[tuple[Request, Any]] = []
-    store._prepare_statements_blocking().observer = lambda r, f: seen.append((r, f))
+    prepared_statements(store).observer = lambda r, f: seen.append((r, f))
     return seen
 
 

@@ -41,3 +41,9 @@ def stored_rows(session: Any, keyspace: str) -> int:
         len(list(session.execute(f"SELECT * FROM {keyspace}.{table} LIMIT 10")))
         for table in ("items", "namespaces", "namespace_roots")
     )
+
+
+def prepared_statements(store: Any) -> Any:
+    """The store's prepared statements (its driver adapter, ``_driver.Statements``)."""
+    store._transport.prepare()
+    return store._transport.statements

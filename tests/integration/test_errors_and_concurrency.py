@@ -25,6 +25,7 @@ from scyllabatch import (
 )
 from scyllabatch._driver import NO_DRIVER_RETRIES
 from tests.integration.conftest import Facade, make_store, setup_store
+from tests.integration.counting import prepared_statements
 
 NS = ("errors", "case")
 
@@ -92,7 +93,7 @@ async def test_invalid_request_is_never_retried(kind: str, cql_session: Any, key
 
 
 def test_driver_never_retries_behind_the_sdk(store: Store) -> None:
-    statements = store._prepare_statements_blocking()
+    statements = prepared_statements(store)
     from scyllabatch._core.requests import Consistency, Query, Request
     from scyllabatch._core.schema import Statement
     from scyllabatch.ops import BatchType
@@ -110,7 +111,7 @@ def test_driver_never_retries_behind_the_sdk(store: Store) -> None:
     )
     assert single.retry_policy is NO_DRIVER_RETRIES
     assert batch.retry_policy is NO_DRIVER_RETRIES
-    profile = store.session.cluster.profile_manager.profiles[store._profile]
+    profile = store.session.cluster.profile_manager.profiles[store._transport.profile]
     assert profile.retry_policy is NO_DRIVER_RETRIES
     # The driver's one kind of re-send: speculative execution, which it applies only to
     # statements marked idempotent. Counter and conditional writes are not marked.

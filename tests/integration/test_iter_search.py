@@ -13,6 +13,7 @@ import pytest
 
 from scyllabatch import AsyncStore, PutOp, SearchItem, Store, StoreValidationError
 from scyllabatch._core.iteration import PREFETCH_PARTITIONS
+from scyllabatch.store import _pages
 from tests.integration.conftest import Facade
 
 pytestmark = pytest.mark.integration
@@ -99,7 +100,7 @@ def test_rows_held_at_once_stay_bounded(store: Store) -> None:
 
     iteration = store._search_iteration(("mem",), None, page_size)
     seen = 0
-    for found in store._run_flow(iteration.flow()):
+    for found in _pages(store._stream(iteration)):
         assert iteration.rows_held <= bound
         assert len(found.items) <= page_size
         seen += len(found.items)

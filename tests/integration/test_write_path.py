@@ -17,6 +17,7 @@ from scyllabatch import (
     StoreValidationError,
 )
 from tests.integration.conftest import Facade, make_store, setup_store
+from tests.integration.counting import prepared_statements
 
 NS = ("users", "alice")
 
@@ -91,7 +92,7 @@ def test_exact_look_ups_read_one_partition_each(store: Store, cql_session: Any) 
 def test_public_fallback_path_writes_the_same(store: Store) -> None:
     """Without the driver's non-public seam, writes go as bound statements of serialized
     values: same rows, same TTL, same created_at semantics."""
-    statements = store._prepare_statements_blocking()
+    statements = prepared_statements(store)
     statements.encoded_messages = False
     try:
         store.batch(

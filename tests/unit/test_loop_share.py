@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 
-from scyllabatch.aio import _LOOP_SLICE_SECONDS, AsyncStore, _LoopShare
+from scyllabatch.aio import _LOOP_SLICE_SECONDS, _loop_share, _LoopShare
 
 
 async def test_concurrent_calls_spread_over_loop_turns() -> None:
@@ -55,18 +54,16 @@ async def test_a_cancelled_caller_leaves_the_line() -> None:
 
 
 def test_each_event_loop_gets_its_own_share() -> None:
-    """A loop that ends with its slice spent must not hold up the store's calls in the next
-    loop (a turn marker scheduled on the ended loop never runs)."""
-    store = AsyncStore.__new__(AsyncStore)
-    store._shares = weakref.WeakKeyDictionary()
+    """A loop that ends with its slice spent must not hold up calls in the next loop (a turn
+    marker scheduled on the ended loop never runs)."""
 
     async def spend() -> _LoopShare:
-        share = store._loop_share()
+        share = _loop_share()
         share.charge(1.0)  # the slice is spent; the marker would run on this loop's next turn
         return share
 
     async def next_loop() -> _LoopShare:
-        share = store._loop_share()
+        share = _loop_share()
         await asyncio.wait_for(share.turn(), timeout=5)
         return share
 
