@@ -392,8 +392,10 @@ class Loader:
     def _submit(self, pool: ThreadPoolExecutor, chunk: Chunk) -> None:
         chunk.keys = {(op.namespace, op.key) for op in chunk.ops}
         # a later line of a key must win: wait for calls in flight that write one of its keys
+        # (finished calls behind an unfinished first one wait to be taken in: at most as many)
         while self.pending and (
-            len(self.pending) >= self.options.in_flight
+            self._running() >= self.options.in_flight
+            or len(self.pending) >= 2 * self.options.in_flight
             or any(key in self.busy for key in chunk.keys)
         ):
             self._harvest(wait_for_one=True)
@@ -401,6 +403,9 @@ class Loader:
             self.busy[key] = chunk
         self.pending.append((chunk, pool.submit(self._write, chunk)))
         self._harvest(wait_for_one=False)
+
+    def _running(self) -> int:
+        return sum(1 for _, future in self.pending if not future.done())
 
     def _write(self, chunk: Chunk) -> None:
         try:
@@ -410,8 +415,9 @@ class Loader:
 
     def _harvest(self, *, wait_for_one: bool) -> None:
         """Take in finished calls; the checkpoint moves over the run of finished first ones."""
-        if wait_for_one:
-            wait([future for _, future in self.pending], return_when=FIRST_COMPLETED)
+        running = [future for _, future in self.pending if not future.done()]
+        if wait_for_one and running:
+            wait(running, return_when=FIRST_COMPLETED)  # blocks: never a busy loop
         for chunk, future in self.pending:
             if future.done() and chunk.keys:
                 for key in chunk.keys:
@@ -480,7 +486,12 @@ def load_main(
             file=out,
         )
         return 0
-    config = replace(connection, keyspace=options.keyspace, create_keyspace=options.create_keyspace)
+    config = replace(
+        connection,
+        keyspace=options.keyspace,
+        create_keyspace=options.create_keyspace,
+        created_at_mode=options.created_at_mode,
+    )
     with Store.connect(config=config) as store:
         store.setup()  # creates only what is missing; never alters an existing table
         loader = Loader(options, start, store.batch, err)
