@@ -48,7 +48,7 @@ from scyllabatch._itemfile import (
     remaining_ttl_minutes,
 )
 from scyllabatch._progress import meter
-from scyllabatch.config import StoreConfig
+from scyllabatch.config import CreatedAtMode, StoreConfig
 from scyllabatch.errors import StoreValidationError
 from scyllabatch.ops import PutOp
 from scyllabatch.store import _pages as pages
@@ -490,7 +490,7 @@ def load_main(
         connection,
         keyspace=options.keyspace,
         create_keyspace=options.create_keyspace,
-        created_at_mode=options.created_at_mode,
+        created_at_mode=CreatedAtMode(options.created_at_mode),
     )
     with Store.connect(config=config) as store:
         store.setup()  # creates only what is missing; never alters an existing table
