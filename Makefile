@@ -70,7 +70,7 @@ test-cluster: $(STAMP)
 		$(PY) -m pytest -m cluster tests/cluster -rA -s
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check scyllabatch tests benchmarks tools setup.py
+	$(VENV)/bin/ruff check scyllabatch pytest_scyllabatch.py tests benchmarks tools setup.py
 	$(VENV)/bin/mypy
 
 test-unit: $(STAMP)

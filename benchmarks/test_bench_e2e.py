@@ -35,7 +35,12 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import BatchType as DriverBatchType
 
 from scyllabatch import AsyncStore, CreatedAtMode, PutOp, Store, StoreConfig, _driver
-from scyllabatch._bench.contestants import RAW_TABLE, prepare_raw_table, raw_batch, raw_rows
+from scyllabatch._bench.contestants import (
+    prepare_raw_insert,
+    prepare_raw_table,
+    raw_batch,
+    raw_rows,
+)
 
 try:
     from benchmarks.corpus import CORPUS
@@ -77,10 +82,7 @@ def node() -> Iterator[Node]:
         store = Store(session, config=config)
         store.setup()
         prepare_raw_table(session, keyspace)
-        insert = session.prepare(
-            f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, "
-            "updated_at, ttl) VALUES (?, ?, ?, ?, ?, ?)"
-        )
+        insert = prepare_raw_insert(session, keyspace)
         write_only = replace(config, created_at_mode=CreatedAtMode.WRITE_ONLY)
         yield Node(
             session,

@@ -26,6 +26,7 @@ from scyllabatch._setup import setup_schema
 from scyllabatch.config import StoreConfig
 from scyllabatch.errors import StoreError, StoreValidationError
 from scyllabatch.metrics import Metrics, prometheus_text
+from scyllabatch.observability import CallEnd, CallObservation, Observed, default_observers
 from scyllabatch.ops import BatchType, Op
 
 # Remember at most this many registered namespaces per store (then start over).
@@ -79,7 +80,7 @@ def as_op_list(ops: Iterable[Op]) -> Sequence[Op]:
     return list(ops)
 
 
-class StoreBase:
+class StoreBase(Observed):
     """State and logic shared by the blocking and the asyncio store.
 
     Create a store with ``connect()``, or over a driver session you already have:
@@ -115,6 +116,7 @@ class StoreBase:
         self._registered: set[str] = _BoundedSet()
         self._random = random.Random()
         self._metrics = Metrics()
+        self.observers = default_observers()
         self._closed = False
 
     # -- one call ----------------------------------------------------------------------------
@@ -140,15 +142,18 @@ class StoreBase:
         if self._closed:
             raise StoreError("this store is closed; create a new one")
         kind = parse_batch_type(batch_type)
+        observation = None
+        if self._observers is not None:
+            observation = self._observe_call(self.config, kind, ops, consistency)
         try:
             options = _driver.call_options(timeout, consistency)
             retry = self.config.retry.with_overrides(max_retries, retry_delay, retry_backoff)
             plan = self._plan(ops, kind)
         except StoreValidationError as exc:
-            self._record(len(ops), kind, None, started, exc)
+            self._record(len(ops), kind, None, started, exc, None, observation)
             raise
         if plan.is_empty:
-            self._record(plan.size, kind, plan, started, None)
+            self._record(plan.size, kind, plan, started, None, None, observation)
             return [None] * plan.size
         context = CallContext(
             retry=retry,
@@ -158,6 +163,9 @@ class StoreBase:
             registered=self._registered,
             random_unit=self._random.random,
         )
+        if observation is not None:
+            context.on_retry = observation.retrying
+            options = replace(options, observation=observation)
         error: BaseException | None = None
         try:
             transport = self._transport
@@ -182,7 +190,7 @@ class StoreBase:
             error = exc
             raise
         finally:
-            self._record(plan.size, kind, plan, started, error, context)
+            self._record(plan.size, kind, plan, started, error, context, observation)
 
     def _plan(self, ops: Sequence[Op], kind: BatchType) -> CallPlan:
         limits = self.config.limits
@@ -257,15 +265,21 @@ class StoreBase:
         started: float,
         error: BaseException | None,
         context: CallContext | None = None,
+        observation: CallObservation | None = None,
     ) -> None:
+        latency = time.perf_counter() - started
+        stats = context.stats if context is not None else None
+        op_kinds = plan.op_kinds if plan is not None else {}
         self._metrics.record_call(
             size=size,
             batch_type=kind,
-            op_kinds=plan.op_kinds if plan is not None else {},
-            call=context.stats if context is not None else None,
-            latency_us=(time.perf_counter() - started) * 1e6,
+            op_kinds=op_kinds,
+            call=stats,
+            latency_us=latency * 1e6,
             error=error,
         )
+        if observation is not None:
+            observation.call_ended(CallEnd(size, kind, op_kinds, stats, latency, error))
 
     # -- blocking work (the asyncio facade runs it in a thread) -------------------------------
 

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cassandra import (
+    AlreadyExists,
     AuthenticationFailed,
     ConsistencyLevel,
     CoordinationFailure,
+    FunctionFailure,
+    InvalidRequest,
     OperationTimedOut,
     ReadFailure,
     ReadTimeout,
@@ -77,6 +80,7 @@ from scyllabatch.errors import (
     StoreQueryError,
     StoreValidationError,
 )
+from scyllabatch.observability import CallObservation, RequestEnd, RequestObservation
 from scyllabatch.ops import BatchType
 from scyllabatch.secret import Secret
 
@@ -373,6 +377,8 @@ class CallOptions:
 
     timeout: float | None = None
     consistency: int | None = None
+    observation: CallObservation | None = None
+    """The call's telemetry (``None`` when the store has no observer following it)."""
 
 
 DEFAULT_CALL = CallOptions()
@@ -434,6 +440,31 @@ class Statements:
 
     def send(self, request: Request, options: CallOptions = DEFAULT_CALL) -> Any:
         """Start one request (non-blocking); returns the driver's ``ResponseFuture``."""
+        if options.observation is not None:
+            return self._send_observed(request, options, options.observation)
+        return self._send(request, options)
+
+    def _send_observed(
+        self, request: Request, options: CallOptions, observation: CallObservation
+    ) -> Any:
+        watch = observation.request_started(request)
+        if watch is None:
+            return self._send(request, options)
+        try:
+            future = self._send(request, options)
+        except BaseException as exc:
+            watch.request_ended(request_end(None, None, exc))
+            raise
+        # Registered before the facade's callbacks, which drop the future's callbacks once run.
+        future.add_callbacks(
+            callback=_watched_rows,
+            callback_args=(future, watch),
+            errback=_watched_error,
+            errback_args=(future, watch),
+        )
+        return future
+
+    def _send(self, request: Request, options: CallOptions) -> Any:
         if request.encoded is not None:
             future = self._send_encoded(request, request.encoded, options)
         else:
@@ -752,6 +783,59 @@ def classify(error: BaseException) -> ErrorKind:
         }
         else ErrorKind.OTHER
     )
+
+
+# Native protocol error codes of the driver exceptions that do not carry their own
+# (``ErrorMessage`` subclasses have ``error_code``).
+_PROTOCOL_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (Unavailable, 0x1000),
+    (WriteTimeout, 0x1100),
+    (ReadTimeout, 0x1200),
+    (ReadFailure, 0x1300),
+    (FunctionFailure, 0x1400),
+    (WriteFailure, 0x1500),
+    (Unauthorized, 0x2100),
+    (InvalidRequest, 0x2200),
+    (AlreadyExists, 0x2400),
+)
+
+
+def protocol_code(error: BaseException) -> int | None:
+    """The native protocol error code the server answered with, or ``None`` (client errors)."""
+    code = getattr(error, "error_code", None)
+    if isinstance(code, int):
+        return code
+    for kind, number in _PROTOCOL_CODES:
+        if isinstance(error, kind):
+            return number
+    return None
+
+
+def request_end(future: Any, rows: Any, error: BaseException | None) -> RequestEnd:
+    """What telemetry reports of a settled request: its coordinator, rows or error."""
+    host = None
+    if future is not None:
+        host = future.coordinator_host or getattr(future, "_current_host", None)
+    endpoint = getattr(host, "endpoint", None)
+    host_id = getattr(host, "host_id", None)
+    return RequestEnd(
+        address=getattr(endpoint, "address", None),
+        port=getattr(endpoint, "port", None),
+        host_id=None if host_id is None else str(host_id),
+        datacenter=getattr(host, "datacenter", None),
+        rows=None if error is not None else (len(rows) if rows else 0),
+        error=error,
+        error_kind=None if error is None else classify(error),
+        status_code=None if error is None else protocol_code(error),
+    )
+
+
+def _watched_rows(rows: Any, future: Any, watch: RequestObservation) -> None:
+    watch.request_ended(request_end(future, rows, None))
+
+
+def _watched_error(error: BaseException, future: Any, watch: RequestObservation) -> None:
+    watch.request_ended(request_end(future, None, error))
 
 
 def failure(error: BaseException) -> Failure:

@@ -155,6 +155,8 @@ class Slots:
         with self._lock:
             self._free += count
             sleepers = self._sleepers
+            if not sleepers:  # the common case: nobody waits
+                return
             woken = [sleepers.popleft() for _ in range(min(count, len(sleepers)))]
         for wake in woken:
             wake()

@@ -1,8 +1,10 @@
-"""Shared fixtures.
+"""Shared fixtures, on top of scyllabatch's own pytest plugin (``pytest_scyllabatch``), so that
+every integration run exercises it.
 
-Integration tests run against the CQL node named by ``SCYLLABATCH_HOSTS`` (``make test`` starts
-one and sets it). They are never skipped: without a reachable node they fail and say how to start
-one. Every integration test gets its own keyspace, so tests never see each other's data.
+Integration tests run against the cluster of the plugin's ``scyllabatch_cluster``: the CQL node
+named by ``SCYLLABATCH_HOSTS`` (``make test`` starts one and sets it), or else a local node that
+the plugin starts for the run. They are never skipped: without a reachable node they fail and say
+what to do. Every integration test gets its own keyspace, so tests never see each other's data.
 """
 
 from __future__ import annotations
@@ -13,61 +15,51 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-HOSTS_ENV = "SCYLLABATCH_HOSTS"
+if TYPE_CHECKING:
+    from scyllabatch.testing.cluster import ClusterPlan, ReadyCluster
+
+# pytester runs a user's test files with the plugin in tests/*/test_pytest_plugin*.py.
+pytest_plugins = ["pytester"]
 _counter = itertools.count()
 
 
+def _plan() -> ClusterPlan:
+    """The plugin's decision for this environment (no I/O)."""
+    from scyllabatch.testing.cluster import ClusterUnavailable, plan_cluster
+
+    try:
+        return plan_cluster(os.environ, Path(".dbnode"))
+    except ClusterUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 def node_hosts() -> list[str]:
-    value = os.environ.get(HOSTS_ENV, "").strip()
-    if not value:
-        pytest.fail(
-            f"{HOSTS_ENV} is not set: integration tests need a running CQL node. Start one with "
-            "`make node-start` (Cassandra 5 from Maven Central, or ScyllaDB via docker compose) "
-            f"and export {HOSTS_ENV}=127.0.0.1, or run `make test`, which does both.",
-            pytrace=False,
-        )
-    return [h.strip() for h in value.split(",") if h.strip()]
+    """The hosts of the run's cluster: ``SCYLLABATCH_HOSTS``, else the plugin's local node."""
+    return list(_plan().hosts)
 
 
 def node_port() -> int:
-    return int(os.environ.get("SCYLLABATCH_PORT", "9042"))
+    """The CQL port of the run's cluster."""
+    return _plan().port
 
 
 @pytest.fixture(scope="session")
-def cql_session() -> Iterator[Any]:
-    """One driver session for the whole run (connecting is slow)."""
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
-    from cassandra.policies import RoundRobinPolicy
-
-    hosts = node_hosts()
-    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=60)
-    cluster = Cluster(
-        contact_points=hosts,
-        port=node_port(),
-        connect_timeout=10,
-        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
-    )
-    try:
-        session = cluster.connect()
-    except NoHostAvailable as exc:
-        cluster.shutdown()
-        pytest.fail(
-            f"no CQL node answers at {hosts}:{node_port()} ({exc}). Start one with "
-            "`make node-start` (or `python tools/dbnode.py start`), or point "
-            f"{HOSTS_ENV} at a running cluster.",
-            pytrace=False,
-        )
-    yield session
-    cluster.shutdown()
+def cql_session(scyllabatch_cluster: ReadyCluster) -> Any:
+    """One driver session for the whole run (connecting is slow): the plugin's."""
+    return scyllabatch_cluster.session
 
 
 @pytest.fixture
 def keyspace(cql_session: Any) -> Iterator[str]:
-    """A fresh keyspace name for this test (created by the store's setup())."""
+    """A fresh keyspace name that nothing uses yet: the test's store creates it (or a test checks
+    what happens when it is missing). Dropped after the test.
+
+    Unlike the plugin's ``scyllabatch_keyspace``, which creates its keyspace itself."""
     name = f"t_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
     yield name
     with contextlib.suppress(Exception):

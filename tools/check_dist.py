@@ -5,8 +5,9 @@ Usage (from the repository root, after ``python -m build --outdir dist``)::
 
     .venv/bin/python tools/check_dist.py [DIST_DIR] [--no-install] [--keep]
 
-1. Contents. The wheel holds the package ``scyllabatch`` only (every module of the checkout),
-   the compiled speedups, their ``.pyi`` stubs and ``py.typed``, and no ``.pyx``/``.c``. The
+1. Contents. The wheel holds the package ``scyllabatch`` (every module of the checkout) and the
+   pytest plugin module ``pytest_scyllabatch`` only, the compiled speedups, their ``.pyi``
+   stubs, ``py.typed`` and the node tool's ``cassandra-pom.xml``, and no ``.pyx``/``.c``. The
    sdist holds the ``.pyx`` sources, ``setup.py``, ``pyproject.toml``, the docs and the tests,
    and no build products.
 2. Installs. Each artifact goes into a fresh virtualenv in a temporary directory (with the
@@ -18,7 +19,13 @@ Usage (from the repository root, after ``python -m build --outdir dist``)::
    - the sdist, installed with ``SCYLLABATCH_NO_EXTENSIONS=1`` and run without any flag:
      nothing compiled is installed and ``IMPLEMENTATION == "python"``.
 
-   Both run concurrently; each one's output is printed when it fails.
+3. Extras. The wheel goes into one more fresh virtualenv with every optional extra that
+   ``pyproject.toml`` declares (read from it, so a new extra is covered as soon as it exists);
+   ``pip check`` must find the set consistent, and there the pytest plugin must load through its
+   ``pytest11`` entry point: ``pytest --fixtures`` lists its fixtures, and a test file that uses
+   none of them passes without importing scyllabatch.
+
+   All three run concurrently; each one's output is printed when it fails.
 """
 
 from __future__ import annotations
@@ -34,11 +41,24 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import tomllib
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "scyllabatch"
+PLUGIN_MODULE = "pytest_scyllabatch"
+PLUGIN_FIXTURES = (
+    "scyllabatch_cluster",
+    "scyllabatch_keyspace",
+    "scyllabatch_store",
+    "scyllabatch_async_store",
+    "scyllabatch_store_options",
+    "scyllabatch_benchmark",
+)
+NODE_POM = f"{PACKAGE}/testing/cassandra-pom.xml"
 SPEEDUPS = ("codec", "stats", "writes")
 SOURCE_SUFFIXES = {".pyx", ".pxd", ".c", ".h", ".cpp", ".html"}
 BUILD_SUFFIXES = {".so", ".pyd", ".dylib", ".pyc", ".pyo"}
@@ -66,6 +86,13 @@ def version() -> str:
     if not match:
         raise CheckError(f"no __version__ in {PACKAGE}/_version.py")
     return match.group(1)
+
+
+def extras() -> list[str]:
+    """Every optional extra ``pyproject.toml`` declares."""
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        project = tomllib.load(handle)["project"]
+    return sorted(project.get("optional-dependencies", {}))
 
 
 def checkout_files(top: str, suffix: str) -> set[str]:
@@ -101,12 +128,18 @@ def check_wheel(path: Path, ver: str) -> None:
         f"{path.name} is a pure wheel: the speedups were not compiled",
     )
     tops = {PurePosixPath(n).parts[0] for n in names}
+    expected_tops = {PACKAGE, f"{PLUGIN_MODULE}.py", dist_info}
     expect(
         problems,
-        tops == {PACKAGE, dist_info},
-        f"top-level entries must be {PACKAGE}/ and {dist_info}/ only: {sorted(tops)}",
+        tops == expected_tops,
+        f"top-level entries must be {sorted(expected_tops)} only: {sorted(tops)}",
     )
-    expect(problems, top_level.split() == [PACKAGE], f"top_level.txt lists {top_level.split()}")
+    expect(
+        problems,
+        sorted(top_level.split()) == sorted([PACKAGE, PLUGIN_MODULE]),
+        f"top_level.txt lists {top_level.split()}",
+    )
+    expect(problems, NODE_POM in names, f"{NODE_POM} is missing")
     expect(problems, f"Version: {ver}\n" in metadata, f"METADATA does not say Version: {ver}")
     expect(problems, f"{dist_info}/licenses/LICENSE" in names, "LICENSE is missing")
     expect(problems, f"{PACKAGE}/py.typed" in names, "py.typed is missing")
@@ -144,6 +177,8 @@ def check_sdist(path: Path, ver: str) -> None:
         "CHANGELOG.md",
         "LICENSE",
         f"{PACKAGE}/py.typed",
+        f"{PLUGIN_MODULE}.py",
+        NODE_POM,
         *(f"_speedups/{mod}.pyx" for mod in SPEEDUPS),
         *(f"{PACKAGE}/_speedups/{mod}.pyi" for mod in SPEEDUPS),
         *checkout_files(PACKAGE, ".py"),
@@ -173,6 +208,9 @@ class InstallCheck:
     install_env: dict[str, str]
     run_env: dict[str, str]
     keep: bool = False
+    # The extras installed with the artifact; with more than the test extra, the check is the
+    # extras' (pip check, the plugin's entry point) instead of the unit tests.
+    extras: tuple[str, ...] = ("test",)
 
     def run(self) -> tuple[bool, str]:
         log: list[str] = []
@@ -187,9 +225,14 @@ class InstallCheck:
             if not self.keep:
                 shutil.rmtree(work, ignore_errors=True)
         took = time.monotonic() - started
-        head = f"{self.artifact.name} -> {self.implementation}: {'ok' if ok else 'FAILED'}"
+        label = self.implementation + (f" [{','.join(self.extras)}]" if self.all_extras else "")
+        head = f"{self.artifact.name} -> {label}: {'ok' if ok else 'FAILED'}"
         head += f" in {took:.0f}s" + (f" (kept in {work})" if self.keep else "")
         return ok, "\n".join([head, *(log if not ok else log[-1].splitlines()[-1:])])
+
+    @property
+    def all_extras(self) -> bool:
+        return self.extras != ("test",)
 
     def _run(self, work: Path, log: list[str]) -> bool:
         venv = work / "venv"
@@ -226,8 +269,9 @@ class InstallCheck:
         shutil.copy2(ROOT / "pyproject.toml", rundir / "pyproject.toml")
 
         call([sys.executable, "-m", "venv", str(venv)], {}, work)
+        requirement = f"{self.artifact}[{','.join(self.extras)}]"
         call(
-            [str(python), "-m", "pip", "install", "-q", f"{self.artifact}[test]"],
+            [str(python), "-m", "pip", "install", "-q", requirement],
             self.install_env,
             rundir,
         )
@@ -248,8 +292,38 @@ class InstallCheck:
             raise CheckError(f"scyllabatch imported from {pkgdir}, not from the fresh venv")
         if (self.implementation == "python") != (n_compiled == "0"):
             raise CheckError(f"{n_compiled} compiled modules installed for {impl}")
-        call([str(python), "-m", "pytest", *UNIT_TESTS], self.run_env, rundir)
+        if self.all_extras:
+            call([str(python), "-m", "pip", "check"], self.run_env, rundir)
+            check_plugin(python, work / "plugin", lambda args, cwd: call(args, self.run_env, cwd))
+        else:
+            call([str(python), "-m", "pytest", *UNIT_TESTS], self.run_env, rundir)
         return True
+
+
+UNUSED_PLUGIN_TEST = f"""
+import sys
+
+
+def test_the_plugin_is_loaded_and_imported_nothing():
+    assert "{PLUGIN_MODULE}" in sys.modules
+    assert "{PACKAGE}" not in sys.modules
+    assert "cassandra" not in sys.modules
+"""
+
+
+def check_plugin(python: Path, where: Path, call: Callable[[list[str], Path], str]) -> None:
+    """The pytest plugin loads through its entry point in an empty project directory."""
+    where.mkdir()
+    (where / "test_unused.py").write_text(UNUSED_PLUGIN_TEST)
+    # pytest-asyncio (of the test extra) warns on start-up without its ini option: not ours.
+    quiet = ["-p", "no:cacheprovider", "-p", "no:asyncio"]
+    listed = call([str(python), "-m", "pytest", "--fixtures", *quiet], where)
+    missing = [name for name in PLUGIN_FIXTURES if name not in listed]
+    if missing:
+        raise CheckError(f"pytest --fixtures does not list the plugin's {missing}")
+    ran = call([str(python), "-m", "pytest", *quiet, "test_unused.py"], where)
+    if not re.search(r"^plugins:.*\bscyllabatch-", ran, re.MULTILINE):
+        raise CheckError("pytest's header does not list the scyllabatch plugin")
 
 
 def find_one(dist: Path, pattern: str) -> Path:
@@ -281,6 +355,14 @@ def main(argv: list[str] | None = None) -> int:
             wheel.resolve(), "cython", {}, {"SCYLLABATCH_REQUIRE_EXTENSIONS": "1"}, args.keep
         ),
         InstallCheck(sdist.resolve(), "python", {"SCYLLABATCH_NO_EXTENSIONS": "1"}, {}, args.keep),
+        InstallCheck(
+            wheel.resolve(),
+            "cython",
+            {},
+            {"SCYLLABATCH_REQUIRE_EXTENSIONS": "1"},
+            args.keep,
+            extras=tuple(extras()),
+        ),
     ]
     with concurrent.futures.ThreadPoolExecutor(len(checks)) as pool:
         results = list(pool.map(InstallCheck.run, checks))

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dbnode
 
 from scyllabatch import PutOp, Store, StoreError
+from scyllabatch.testing.node import cluster_backend
 
 
 def main() -> int:
@@ -44,7 +45,7 @@ def main() -> int:
     hosts = [h for h in os.environ.get("SCYLLABATCH_CLUSTER_HOSTS", "").split(",") if h]
     if len(hosts) < 3:
         parser.error("set SCYLLABATCH_CLUSTER_HOSTS to the cluster's three addresses")
-    backend = dbnode.cluster_backend(len(hosts), hosts[0])
+    backend = cluster_backend(len(hosts), hosts[0], dbnode.PLACES.cluster_dir)
     victim = backend.node(1)
     (pid,) = victim.running_pids()
     keyspace = f"paused_{uuid.uuid4().hex[:8]}"

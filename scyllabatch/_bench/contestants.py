@@ -85,6 +85,14 @@ def prepare_raw_table(session: Any, keyspace: str) -> None:
     session.execute(schema.items_table_cql(keyspace, RAW_TABLE), timeout=60)
 
 
+def prepare_raw_insert(session: Any, keyspace: str) -> Any:
+    """The raw contestants' prepared insert into their table."""
+    return session.prepare(
+        f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, updated_at, "
+        "ttl) VALUES (?, ?, ?, ?, ?, ?)"
+    )
+
+
 def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
     if future.done():
         return
@@ -121,6 +129,7 @@ class Runners:
         *,
         asynchronous: bool,
         concurrency: int,
+        driver_defaults: bool = True,
     ) -> None:
         self.session = session
         self.asynchronous = asynchronous
@@ -131,25 +140,31 @@ class Runners:
             name: store_class(session, config=replace(config, created_at_mode=mode))
             for name, mode in SDK_STORES.items()
         }
-        self.insert = session.prepare(
-            f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, updated_at, "
-            "ttl) VALUES (?, ?, ?, ?, ?, ?)"
-        )
+        self.insert = prepare_raw_insert(session, keyspace)
         self.select = session.prepare(
             f"SELECT key, value, created_at, updated_at FROM {keyspace}.{schema.ITEMS} "
             "WHERE namespace = ? AND key = ?"
         )
+        self.config = config
         # The code most users write first: a cluster with the driver's defaults (Nagle on,
-        # the default retry policy and load balancing).
-        self.naive_cluster = _driver.default_cluster(config)
-        self.naive_session = self.naive_cluster.connect()
-        self.naive_insert = self.naive_session.prepare(
-            f"INSERT INTO {keyspace}.{RAW_TABLE} (namespace, key, value, created_at, updated_at, "
-            "ttl) VALUES (?, ?, ?, ?, ?, ?)"
-        )
+        # the default retry policy and load balancing). Connected here, outside every timing,
+        # unless `driver_defaults` is false (the pytest plugin runs only tuned raw code).
+        self._naive: tuple[Any, Any, Any] | None = None
+        if driver_defaults:
+            self._naive_session()
+
+    def _naive_session(self) -> tuple[Any, Any]:
+        """(session, prepared insert) on the driver-defaults cluster, connected once."""
+        if self._naive is None:
+            cluster = _driver.default_cluster(self.config)
+            session = cluster.connect()
+            insert = prepare_raw_insert(session, self.config.keyspace)
+            self._naive = (cluster, session, insert)
+        return self._naive[1], self._naive[2]
 
     def close(self) -> None:
-        self.naive_cluster.shutdown()
+        if self._naive is not None:
+            self._naive[0].shutdown()
 
     def get(self, name: str) -> Call:
         return getattr(self, name)  # type: ignore[no-any-return]
@@ -184,8 +199,8 @@ class Runners:
         return self._batch(self.session, raw_batch(self.insert, DriverBatchType.LOGGED, chunk))
 
     def raw_naive_unlogged(self, chunk: Sequence[PutOp]) -> Any:
-        batch = raw_batch(self.naive_insert, DriverBatchType.UNLOGGED, chunk)
-        return self._batch(self.naive_session, batch)
+        session, insert = self._naive_session()
+        return self._batch(session, raw_batch(insert, DriverBatchType.UNLOGGED, chunk))
 
     def raw_concurrent(self, chunk: Sequence[PutOp]) -> Any:
         # The driver has no asyncio API for this: in async mode it blocks the loop, as is.

@@ -64,6 +64,9 @@ class CallContext:
     # are prepared (phase 2 needs them, planning does not).
     statement_ids: StatementIds = field(default_factory=dict)
     stats: CallStats = field(default_factory=CallStats)
+    # Told of every retry round (the failed requests, the attempt, the delay) when telemetry
+    # follows the call.
+    on_retry: Callable[[Sequence[tuple[Request, Failure]], int, float], None] | None = None
 
 
 class TimestampClock:
@@ -126,6 +129,7 @@ def _execute(
         outcomes: list[Outcome] = yield Execute(tuple(request for request, _ in pending))
         follow: list[tuple[Request, int]] = []
         retry: list[tuple[Request, int]] = []
+        retried: list[tuple[Request, Failure]] = []
         for (request, attempt), outcome in zip(pending, outcomes, strict=False):
             _count(request, ctx.stats)
             if isinstance(outcome, Rows):
@@ -141,6 +145,7 @@ def _execute(
                 ambiguous.add(request)
             if attempt < ctx.retry.max_retries and is_retryable(outcome.kind, _write_kind(request)):
                 retry.append((request, attempt + 1))
+                retried.append((request, outcome))
             else:
                 failures.append((request, outcome))
         if failures and fail_fast:
@@ -150,6 +155,8 @@ def _execute(
             attempt = max(a for _, a in retry)
             delay = ctx.retry.delay(attempt, ctx.random_unit())
             ctx.stats.retry_delays.append(delay)
+            if ctx.on_retry is not None:
+                ctx.on_retry(retried, attempt, delay)
             logger.info(
                 "retrying %d request(s) in %.3f s (attempt %d of %d) after %s",
                 len(retry),

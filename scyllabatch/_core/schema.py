@@ -65,6 +65,22 @@ class Statement(enum.Enum):
     PROBE_PARTITION = "probe_partition"
 
 
+#: What each statement does, as (CQL operation, table): the names telemetry reports.
+STATEMENT_OPERATIONS: dict[Statement, tuple[str, str]] = {
+    Statement.UPSERT: ("INSERT", ITEMS),
+    Statement.DELETE: ("DELETE", ITEMS),
+    Statement.SELECT_KEYS: ("SELECT", ITEMS),
+    Statement.SELECT_CREATED: ("SELECT", ITEMS),
+    Statement.SCAN_PARTITION: ("SELECT", ITEMS),
+    Statement.PROBE_PARTITION: ("SELECT", ITEMS),
+    Statement.REGISTER_NAMESPACE: ("INSERT", NAMESPACES),
+    Statement.REGISTER_ROOT: ("INSERT", ROOTS),
+    Statement.LIST_ROOTS: ("SELECT", ROOTS),
+    Statement.LIST_UNDER_ROOT: ("SELECT", NAMESPACES),
+    Statement.LIST_RANGE: ("SELECT", NAMESPACES),
+}
+
+
 def statement_cql(keyspace: str) -> dict[Statement, str]:
     """Return the CQL text of every statement, for one validated keyspace."""
     ks = validate_identifier(keyspace, "keyspace")

@@ -14,18 +14,17 @@ does not mention ``cluster``: ``pytest -m cluster tests/cluster`` runs them.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import itertools
 import os
 import signal
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from scyllabatch.testing import node as dbnode
 
 HOSTS_ENV = "SCYLLABATCH_CLUSTER_HOSTS"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,27 +44,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
-def load_dbnode() -> ModuleType:
-    """``tools/dbnode.py`` as a module (it is a script, not part of the package)."""
-    name = "scyllabatch_tools_dbnode"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / "dbnode.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 class Ring:
     """The running cluster: its hosts, and signals to one node at a time."""
 
     def __init__(self, hosts: list[str]) -> None:
-        self.dbnode = load_dbnode()
+        self.dbnode = dbnode
         self.hosts = hosts
-        self.backend = self.dbnode.cluster_backend(len(hosts), hosts[0])
+        self.backend = dbnode.cluster_backend(len(hosts), hosts[0], REPO_ROOT / ".dbcluster")
         recorded = self.backend.hosts()
         if recorded != hosts:
             pytest.fail(

@@ -3,9 +3,9 @@
 Authentication is decided by the server, so it is tested against a real one: a throw-away
 Cassandra 5.0 node with ``PasswordAuthenticator``, on another loopback address (127.0.0.2 by
 default, ``SCYLLABATCH_AUTH_NODE_HOST`` to change it) so that it never disturbs the main test
-node. It reuses ``tools/dbnode.py``'s jars (resolved once from Maven Central) and its JVM command
-line; only the addresses and the authenticator differ. The node lives in a temporary directory
-and is stopped (SIGTERM, then SIGKILL) when the test session ends.
+node. It reuses ``scyllabatch.testing.node``'s jars (resolved once from Maven Central) and its
+JVM command line; only the addresses and the authenticator differ. The node lives in a temporary
+directory and is stopped (SIGTERM, then SIGKILL) when the test session ends.
 
 A role with a distinctive password is created for the tests, so that "the password appears
 nowhere" is a check that could fail (the default role's password equals its name).
@@ -14,11 +14,9 @@ nowhere" is a check that could fail (the default role's password equals its name
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from scyllabatch.testing import node as dbnode
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 240.0
@@ -40,16 +40,6 @@ class AuthNode:
     port: int
     username: str
     password: str
-
-
-def _dbnode() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_scyllabatch_dbnode", REPO / "tools/dbnode.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
 
 
 def _session(host: str, port: int, username: str, password: str) -> tuple[Any, Any]:
@@ -75,7 +65,6 @@ def _session(host: str, port: int, username: str, password: str) -> tuple[Any, A
 @contextlib.contextmanager
 def auth_node() -> Iterator[AuthNode]:
     """Start the node, create the test role, yield it; stop the node and delete its files."""
-    dbnode = _dbnode()
     host = os.environ.get("SCYLLABATCH_AUTH_NODE_HOST", "127.0.0.2")
     port = dbnode.CQL_PORT
     if dbnode.port_open(host, port) or dbnode.port_open(host, dbnode.STORAGE_PORT):

@@ -79,8 +79,8 @@ async def facade(
 
 
 @pytest.fixture
-def store(cql_session: Any, keyspace: str) -> Store:
-    """A set-up blocking store in a fresh keyspace (for tests where the facade does not matter)."""
-    s = Store(cql_session, config=StoreConfig(keyspace=keyspace))
-    s.setup()
-    return s
+def store(scyllabatch_store: Store) -> Store:
+    """A set-up blocking store in a fresh keyspace of its own (for tests where the facade does
+    not matter): the plugin's ``scyllabatch_store``. Its keyspace is ``store.config.keyspace``,
+    not the ``keyspace`` fixture's name."""
+    return scyllabatch_store
