@@ -40,7 +40,7 @@ from libc.string cimport memcpy
 
 import datetime as _dt
 
-from scyllabatch._codec_errors import CodecError, DecodeError, EncodeError
+from scyllabatch._codec_errors import NOT_SERIALIZABLE, CodecError, DecodeError, EncodeError
 
 cdef extern from "Python.h":
     # Declared here with raw pointers so that references are stolen / returned exactly as the
@@ -135,6 +135,10 @@ cdef object _datetime_type = _dt.datetime
 cdef int64_t MIN_SECONDS = -62135596800
 cdef int64_t MAX_SECONDS = 253402300799
 
+# What a value may be made of (``bool`` is an ``int``); a default hook must return one of these.
+NATIVE_TYPES = (str, int, float, dict, list, tuple, bytes, bytearray, _dt.datetime)
+cdef tuple _NATIVE_TYPES = NATIVE_TYPES
+
 cdef str _DEPTH_REASON = f"nesting deeper than {C_MAX_DEPTH} levels (a self-referencing value?)"
 cdef str _NAIVE_REASON = (
     "naive datetime is not serializable (give it a tzinfo, e.g. timezone.utc)"
@@ -157,6 +161,8 @@ cdef struct Enc:
     # (borrowed: the packing frame holds a reference) or NULL and the list index.
     PyObject* keys[C_MAX_DEPTH]
     Py_ssize_t indices[C_MAX_DEPTH]
+    # The caller's ``default`` hook (borrowed: the encode call holds a reference), or NULL.
+    PyObject* hook
 
 
 cdef int enc_grow(Enc* e, Py_ssize_t extra) except -1:
@@ -564,14 +570,45 @@ cdef int pack(Enc* e, object o, int depth) except -1:
         return pack_pairs(e, list(o.items()), depth)
     if PyDateTime_Check(o):
         return pack_datetime(e, o, depth)
-    return fail(e, depth, f"{t.__name__} is not serializable")
+    if e.hook != NULL:
+        return pack(e, replacement(e, o, depth), depth)
+    return fail(e, depth, f"{t.__name__} {NOT_SERIALIZABLE}")
 
 
-cdef inline void enc_init(Enc* e, char* stack_buffer) noexcept:
+cdef object replacement(Enc* e, object o, int depth):
+    # What the hook turns an unsupported ``o`` into; it must be something ``pack`` packs. The
+    # replacement's own items may go through the hook again (a dataclass becomes a dict holding
+    # a UUID), but the replacement itself may not: a hook returning its argument would recurse.
+    cdef str name = type(o).__name__
+    try:
+        result = (<object>e.hook)(o)
+    except Exception as exc:
+        raise EncodeError(
+            f"{name} {NOT_SERIALIZABLE}: the default hook raised {type(exc).__name__}: {exc}",
+            build_path(e, depth),
+        ) from exc
+    if result is not None and not isinstance(result, _NATIVE_TYPES):
+        fail(
+            e,
+            depth,
+            f"{name} {NOT_SERIALIZABLE}: the default hook returned a value of type "
+            f"{type(result).__name__}, which is not serializable either",
+        )
+    return result
+
+
+cdef int check_hook(object default) except -1:
+    if default is not None and not callable(default):
+        raise TypeError(f"default must be callable or None, got {type(default).__name__}")
+    return 0
+
+
+cdef inline void enc_init(Enc* e, char* stack_buffer, object default) noexcept:
     e.data = stack_buffer
     e.length = 0
     e.capacity = STACK_BUF
     e.on_heap = False
+    e.hook = NULL if default is None else <PyObject*>default
 
 
 cdef inline void enc_free(Enc* e) noexcept:
@@ -580,11 +617,16 @@ cdef inline void enc_free(Enc* e) noexcept:
         e.on_heap = False
 
 
-def encode(value):
-    """Encode one value to MessagePack bytes; raise :class:`EncodeError` naming the path."""
+def encode(value, default=None):
+    """Encode one value to MessagePack bytes; raise :class:`EncodeError` naming the path.
+
+    ``default`` (as msgpack's) is called with each object of a type the codec does not know
+    and returns what to encode instead (a str, dict, list, ...).
+    """
     cdef Enc e
     cdef char stack_buffer[STACK_BUF]
-    enc_init(&e, stack_buffer)
+    check_hook(default)
+    enc_init(&e, stack_buffer, default)
     try:
         pack(&e, value, 0)
         return PyBytes_FromStringAndSize(e.data, e.length)
@@ -592,21 +634,23 @@ def encode(value):
         enc_free(&e)
 
 
-def encode_batch(values):
+def encode_batch(values, default=None):
     """Encode many values; return the encoded bytes and each one's size in bytes.
 
     An unserializable value raises :class:`EncodeError` with ``index`` set to its position.
+    ``default`` is the hook of :func:`encode`.
     """
     cdef Enc e
     cdef char stack_buffer[STACK_BUF]
     cdef Py_ssize_t i = 0, n
+    check_hook(default)
     # A tuple cannot change while user code (a custom tzinfo) runs during the loop.
     if type(values) is not tuple:
         values = tuple(values)
     n = len(values)
     encoded = PyList_New(n)
     sizes = PyList_New(n)
-    enc_init(&e, stack_buffer)
+    enc_init(&e, stack_buffer, default)
     try:
         for i in range(n):
             e.length = 0

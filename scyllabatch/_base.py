@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from scyllabatch import _driver
 from scyllabatch._core.engine import CallContext, TimestampClock, run_call
+from scyllabatch._core.iteration import Found, SearchIteration
 from scyllabatch._core.planner import CallPlan, plan_call
 from scyllabatch._core.requests import Execute
-from scyllabatch._core.validation import parse_batch_type, validate_ops
-from scyllabatch._flow import Blocking, Flow, Pacer, Slots, Transport, UserCall, dispatch
+from scyllabatch._core.validation import parse_batch_type, validate_iteration, validate_ops
+from scyllabatch._flow import (
+    Blocking,
+    Flow,
+    Pacer,
+    Slots,
+    Transport,
+    UserCall,
+    WaitCommand,
+    dispatch,
+)
 from scyllabatch._impl import codec, writes
 from scyllabatch._setup import setup_schema
 from scyllabatch.config import StoreConfig
@@ -229,7 +239,12 @@ class StoreBase(Observed):
     def _plan(self, ops: Sequence[Op], kind: BatchType) -> CallPlan:
         limits = self.config.limits
         return plan_call(
-            validate_ops(ops, codec, max_value_bytes=limits.max_value_bytes),
+            validate_ops(
+                ops,
+                codec,
+                max_value_bytes=limits.max_value_bytes,
+                encode_default=self.config.encode_default,
+            ),
             kind,
             self._clock.next(now_us()),
             limits,
@@ -240,6 +255,53 @@ class StoreBase(Observed):
             index=self.config.index_config,
             raw_ops=ops,
         )
+
+    # -- streaming every match of a search (iter_search / aiter_search) ------------------------
+
+    def _search_iteration(
+        self, namespace_prefix: Sequence[str], filter: Any, page_size: int | None
+    ) -> SearchIteration:
+        """The validated state of one ``iter_search``/``aiter_search`` (no I/O)."""
+        if self._closed:
+            raise StoreError("this store is closed; create a new one")
+        size = self.config.page_size if page_size is None else page_size
+        op = validate_iteration(namespace_prefix, filter, size)
+        context = CallContext(
+            retry=self.config.retry,
+            limits=self.config.limits,
+            codec=codec,
+            writes=writes,
+            registered=self._registered,
+            random_unit=self._random.random,
+        )
+        return SearchIteration(op, context, size)
+
+    def _stream(
+        self, iteration: SearchIteration, *, turns: bool = False
+    ) -> Generator[WaitCommand | Found, Any, None]:
+        """Walk an iteration: yields its waits, like :meth:`_call`, and each :class:`Found` page
+        for the facade to hand out (it sends back ``None``)."""
+        transport = self._transport
+        if transport.statement_ids is None:
+            yield Blocking(transport.prepare)
+        flow = iteration.flow()
+        reply: Any = None
+        while True:
+            try:
+                command = flow.send(reply)
+            except StopIteration:
+                return
+            if isinstance(command, Execute):
+                reply = yield from dispatch(
+                    transport,
+                    command.requests,
+                    _driver.DEFAULT_CALL,
+                    self._slots,
+                    self._pacer,
+                    turns,
+                )
+            else:
+                reply = yield command
 
     def _record(
         self,

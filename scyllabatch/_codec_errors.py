@@ -6,7 +6,11 @@ which implementation is loaded.
 
 from __future__ import annotations
 
-__all__ = ["CodecError", "DecodeError", "EncodeError"]
+__all__ = ["NOT_SERIALIZABLE", "CodecError", "DecodeError", "EncodeError"]
+
+#: Ends the reason of an :class:`EncodeError` for an object of a type the codec does not know
+#: (``"UUID is not serializable"``): the store adds advice on its encode hook to that error.
+NOT_SERIALIZABLE = "is not serializable"
 
 
 class CodecError(ValueError):

@@ -14,12 +14,13 @@ import functools
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Generator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
 from scyllabatch import _driver, _shortcuts
 from scyllabatch._base import StoreBase, as_op_list, config_from
+from scyllabatch._core.iteration import Found
 from scyllabatch._core.requests import Sleep
 from scyllabatch._flow import (
     Blocking,
@@ -32,7 +33,7 @@ from scyllabatch._flow import (
     WaitCommand,
 )
 from scyllabatch.config import StoreConfig
-from scyllabatch.ops import BatchType, Op
+from scyllabatch.ops import BatchType, Op, SearchItem
 
 __all__ = ["AsyncStore"]
 
@@ -198,6 +199,18 @@ class AsyncStore(StoreBase):
     asearch = _shortcuts.awaiting(_shortcuts.search)
     alist_namespaces = _shortcuts.awaiting(_shortcuts.list_namespaces)
 
+    def aiter_search(
+        self,
+        namespace_prefix: Sequence[str],
+        filter: dict[str, Any] | None = None,
+        *,
+        page_size: int | None = None,
+    ) -> AsyncIterator[SearchItem]:
+        """Every matching item under a prefix, streamed: ``async for item in
+        store.aiter_search(prefix)``; see :meth:`scyllabatch.Store.iter_search`."""
+        iteration = self._search_iteration(namespace_prefix, filter, page_size)
+        return _items(self._stream(iteration, turns=True))
+
 
 # One share per event loop, for every store on it (the slice is the loop's time). Keyed weakly:
 # a store may serve several loops over its life, and a turn marker scheduled on a loop that has
@@ -230,6 +243,23 @@ async def _wait(command: WaitCommand, share: _LoopShare) -> Any:
         case _:  # TURN
             await share.turn()
     return None
+
+
+async def _items(stream: Generator[WaitCommand | Found, Any, None]) -> AsyncIterator[SearchItem]:
+    """Drive a stream in the event loop, handing out its items as their pages come."""
+    share = _loop_share()
+    reply: Any = None
+    while True:
+        try:
+            command = stream.send(reply)
+        except StopIteration:
+            return
+        reply = None
+        if isinstance(command, Found):
+            for item in command.items:
+                yield item
+        else:
+            reply = await _wait(command, share)
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

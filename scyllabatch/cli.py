@@ -1,4 +1,4 @@
-"""The ``scyllabatch`` command line: ``demo``, ``bench`` and ``doctor``.
+"""The ``scyllabatch`` command line: ``demo``, ``bench``, ``doctor``, ``load`` and ``export``.
 
 Every command connects the same way: ``--hosts`` (entries may carry their own port, as
 ``host:port`` or ``[ipv6]:port``), ``--port``, ``--username`` with the password read from
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import ssl
 import sys
@@ -54,6 +55,8 @@ These commands try it against a cluster:
   demo     write a batch of items, read them back, print what happened
   bench    the SDK next to hand-written driver code: latency and throughput per batch size
   doctor   driver and speedups, server release and batch thresholds, keyspace, round trips
+  load     write the items of a JSON Lines or CSV file, with progress and resume
+  export   write every item under a namespace prefix as JSON Lines
 
 Run `scyllabatch COMMAND --help` for the options of one command."""
 
@@ -320,7 +323,7 @@ def _demo_round_trip(store: Store, count: int) -> int:
 def _bench(args: argparse.Namespace, config: StoreConfig) -> int:
     from scyllabatch._bench import BenchOptions, bench_main
 
-    progress = {"on": True, "off": False}.get(args.progress, sys.stderr.isatty())
+    progress = _show_progress(args.progress)
     try:
         options = BenchOptions(
             hosts=tuple(args.hosts),
@@ -358,6 +361,68 @@ def _doctor(args: argparse.Namespace, config: StoreConfig) -> int:
             connection=config,
         )
     )
+
+
+def _namespace_prefix(value: str) -> tuple[str, ...]:
+    return tuple(value.split(".")) if value else ()
+
+
+def _json_object(value: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg})") from None
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError('must be a JSON object, e.g. \'{"score": {"$gte": 5}}\'')
+    return parsed
+
+
+def _show_progress(choice: str) -> bool:
+    return {"on": True, "off": False}.get(choice, sys.stderr.isatty())
+
+
+def _load(args: argparse.Namespace, config: StoreConfig) -> int:
+    from scyllabatch._itemfile import format_of
+    from scyllabatch._load import LoadOptions, LoadUsageError, load_main
+
+    if args.dry_run and args.resume:
+        raise UsageError("--dry-run checks the whole file: it does not take --resume")
+    options = LoadOptions(
+        path=args.file,
+        format=args.format or format_of(args.file),
+        keyspace=args.keyspace,
+        batch_size=args.batch_size,
+        in_flight=args.in_flight,
+        dry_run=args.dry_run,
+        resume=args.resume,
+        skip_bad=args.skip_bad,
+        checkpoint=args.checkpoint,
+        create_keyspace=args.create_keyspace,
+        progress=_show_progress(args.progress),
+        created_at_mode=args.created_at,
+    )
+    try:
+        return load_main(options, config)
+    except LoadUsageError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _export(args: argparse.Namespace, config: StoreConfig) -> int:
+    from scyllabatch._load import ExportOptions, LoadUsageError, export_main
+
+    options = ExportOptions(
+        keyspace=args.keyspace,
+        prefix=args.prefix,
+        output=args.output,
+        filter=args.filter,
+        page_size=args.page_size,
+        overwrite=args.overwrite,
+        progress=_show_progress(args.progress),
+    )
+    try:
+        return export_main(options, config)
+    except LoadUsageError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentParser:
@@ -482,6 +547,103 @@ def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentPars
     doctor.add_argument("--pings", type=_positive, default=20, help="round trips to time")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.set_defaults(func=_doctor)
+
+    keyspace_default = env.get("SCYLLABATCH_KEYSPACE") or "scyllabatch"
+    progress_help = (
+        "progress on stderr: a bar with the cli extra (pip install 'scyllabatch[cli]'), else a "
+        "line every few seconds (auto: when stderr is a terminal)"
+    )
+    load = command(
+        "load",
+        "write the items of a JSON Lines or CSV file",
+        "Streams FILE (one item per record: namespace, key, value, optional ttl in minutes; "
+        "see docs/bulk-load.md) into the keyspace with batch() calls, at most --in-flight "
+        "calls of --batch-size items at once, so memory stays bounded whatever the file's "
+        "size. The checkpoint file (FILE.checkpoint unless --checkpoint) records the line below "
+        "which everything is written; after an interruption --resume continues from it. A bad "
+        "record stops the load (the records before it are written, the error names its line), "
+        "unless --skip-bad. --dry-run checks every record and writes nothing. The tables are "
+        "created if missing; the keyspace must exist unless --create-keyspace. Nothing is "
+        "altered or dropped.",
+    )
+    load.add_argument("file", type=_readable_file, metavar="FILE", help="the items to load")
+    load.add_argument(
+        "--format",
+        choices=("jsonl", "csv"),
+        help="file format (default: csv for *.csv, else jsonl)",
+    )
+    load.add_argument(
+        "--keyspace",
+        default=keyspace_default,
+        help="keyspace to load into (env SCYLLABATCH_KEYSPACE)",
+    )
+    load.add_argument(
+        "--create-keyspace",
+        action="store_true",
+        help="create the keyspace if it does not exist (SimpleStrategy, replication factor 1)",
+    )
+    load.add_argument("--batch-size", type=_positive, default=500, help="items per batch() call")
+    load.add_argument(
+        "--created-at",
+        choices=("exact", "write_only"),
+        default="exact",
+        help="exact: an item already stored keeps its created_at (one read per namespace of "
+        "each call); write_only: no read, created_at is the load's write time (fresh data)",
+    )
+    load.add_argument(
+        "--in-flight", type=_positive, default=4, help="batch() calls running at once"
+    )
+    load.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check every record (as a write would) and report each bad line; write nothing",
+    )
+    load.add_argument(
+        "--resume", action="store_true", help="continue an interrupted load from its checkpoint"
+    )
+    load.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="report bad records (line and reason) and go on, instead of stopping at the first",
+    )
+    load.add_argument(
+        "--checkpoint", metavar="FILE", help="checkpoint file (default FILE.checkpoint)"
+    )
+    load.add_argument(
+        "--progress", choices=("auto", "on", "off"), default="auto", help=progress_help
+    )
+    load.set_defaults(func=_load)
+
+    export = command(
+        "export",
+        "write every item under a namespace prefix as JSON Lines",
+        "Streams every item under --prefix (whole labels; empty: every namespace) matching "
+        "--filter, page by page, as JSON Lines that `scyllabatch load` reads back: namespace, "
+        "key, value, and ttl (the minutes the item still has to live) for items that expire. "
+        "Read-only; it never overwrites an existing --output file unless --overwrite.",
+    )
+    export.add_argument(
+        "--prefix",
+        type=_namespace_prefix,
+        default="",
+        metavar="LABEL[.LABEL...]",
+        help="namespace prefix, labels joined with '.' (default: every namespace)",
+    )
+    export.add_argument(
+        "--filter", type=_json_object, metavar="JSON", help="the filter of search(), as JSON"
+    )
+    export.add_argument(
+        "--output", default="-", metavar="FILE", help="where to write (- for stdout)"
+    )
+    export.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    export.add_argument(
+        "--keyspace", default=keyspace_default, help="keyspace to read (env SCYLLABATCH_KEYSPACE)"
+    )
+    export.add_argument("--page-size", type=_positive, default=1000, help="rows per request")
+    export.add_argument(
+        "--progress", choices=("auto", "on", "off"), default="auto", help=progress_help
+    )
+    export.set_defaults(func=_export)
     return parser
 
 

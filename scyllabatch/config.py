@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -296,6 +296,15 @@ class StoreConfig:
     ``serial_consistency`` (``"SERIAL"`` or ``"LOCAL_SERIAL"``) is the Paxos consistency of
     conditional writes (:class:`~scyllabatch.ConditionalPutOp`) and of the read of the current
     item when a condition fails; ``write_consistency`` is their commit consistency.
+
+    ``encode_default`` (like msgpack's and ``json.dumps``'s ``default``): a function called with
+    each object inside a put's value whose type the MessagePack codec does not know (``UUID``,
+    ``Decimal``, a dataclass, ...); it returns what to store instead, made of dicts, lists,
+    ``str``, ``int``, ``float``, ``bool``, ``bytes``, tz-aware ``datetime`` or ``None`` (the
+    returned value's items may go through it again), and raises ``TypeError`` for what it does
+    not handle. Values are read back as what was stored (a UUID stored as ``str`` comes back a
+    ``str``): there is no decoding hook, so the stored bytes stay plain MessagePack that any
+    program reads. Values made only of known types never call it and cost nothing extra.
     """
 
     hosts: Sequence[str] = ("127.0.0.1",)
@@ -324,6 +333,7 @@ class StoreConfig:
     heartbeat_interval: float = 2.0
     serial_consistency: str = "SERIAL"
     index: IndexConfig | Mapping[str, Any] | None = None
+    encode_default: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.index is not None:
@@ -388,6 +398,13 @@ class StoreConfig:
                 "(no read: every put sets created_at to its own write time)",
                 field="created_at_mode",
             ) from None
+        if self.encode_default is not None and not callable(self.encode_default):
+            raise StoreValidationError(
+                "encode_default must be a function (called with an object the codec does not "
+                f"know, returning what to store instead) or None, got "
+                f"{type(self.encode_default).__name__}",
+                field="encode_default",
+            )
         if self.password is not None and not isinstance(self.password, Secret):
             object.__setattr__(self, "password", Secret(self.password))
         if (self.username is None) != (self.password is None):

@@ -9,16 +9,17 @@ driver callbacks).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
 from scyllabatch import _driver, _shortcuts
 from scyllabatch._base import StoreBase, as_op_list, config_from
+from scyllabatch._core.iteration import Found
 from scyllabatch._core.requests import Sleep
 from scyllabatch._flow import Blocking, Flow, Settled, TakeSlots, UserCall, WaitCommand
 from scyllabatch.config import StoreConfig
-from scyllabatch.ops import BatchType, Op
+from scyllabatch.ops import BatchType, Op, SearchItem
 
 __all__ = ["Store"]
 
@@ -99,6 +100,24 @@ class Store(StoreBase):
     search = _shortcuts.blocking(_shortcuts.search)
     list_namespaces = _shortcuts.blocking(_shortcuts.list_namespaces)
 
+    def iter_search(
+        self,
+        namespace_prefix: Sequence[str],
+        filter: dict[str, Any] | None = None,
+        *,
+        page_size: int | None = None,
+    ) -> Iterator[SearchItem]:
+        """Every item under a namespace prefix (whole labels) matching ``filter``, streamed.
+
+        Reads page by page with the driver's paging state (``page_size`` rows per request,
+        default ``StoreConfig.page_size``), so memory stays bounded however many items match.
+        Items come namespace by namespace, keys in ascending order within one (not newest first,
+        unlike :meth:`search`); TTLs are not refreshed. Arguments are checked here; the first
+        request is sent when iteration starts.
+        """
+        iteration = self._search_iteration(namespace_prefix, filter, page_size)
+        return (item for page in _pages(self._stream(iteration)) for item in page.items)
+
 
 def _run(flow: Flow) -> list[Any]:
     """Drive a call to its end, blocking the thread on each wait."""
@@ -114,6 +133,21 @@ def _run(flow: Flow) -> list[Any]:
         except BaseException as exc:  # Ctrl-C while waiting: the call records it and re-raises
             flow.throw(exc)
             raise
+
+
+def _pages(stream: Generator[WaitCommand | Found, Any, None]) -> Iterator[Found]:
+    """Drive a stream, blocking on each wait, handing out its pages as they come."""
+    reply: Any = None
+    while True:
+        try:
+            command = stream.send(reply)
+        except StopIteration:
+            return
+        if isinstance(command, Found):
+            yield command
+            reply = None
+        else:
+            reply = _wait(command)
 
 
 def _wait(command: WaitCommand) -> Any:

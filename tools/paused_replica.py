@@ -10,7 +10,8 @@ RF=3, QUORUM, request timeout 5 s; ``--threads`` callers each run 20-put calls t
 ``Store`` for ``--seconds`` while the second node is frozen, then it is resumed (always, also
 on errors). Prints calls, failed calls and the median / p90 / max call time. With
 ``--no-pause`` the same load runs on a healthy ring (the reference); ``--driver-defaults`` turns
-speculative execution off and restores the driver's 30 s heartbeat, as before issue 13.
+speculative execution off and restores the driver's 30 s heartbeat (the SDK's settings before
+it handled paused replicas).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from scyllabatch._bench.contestants import READS, WRITES, Contestant, Runners
-from scyllabatch._bench.progress import Progress
+from scyllabatch._progress import meter
 from scyllabatch.ops import GetOp, PutOp
 
 LAYOUTS = ("spread", "grouped")
@@ -160,7 +160,7 @@ def measure(
         yield Block(contestant, runners.get(contestant.name), workload.warmup(contestant.name), 1)
     read_contestants = READS if reads else ()
     total = len(batch_sizes) * workload.total_ops * (len(WRITES) + len(read_contestants))
-    progress = Progress(total, show_progress, progress_stream)
+    progress = meter(total, "ops", enabled=show_progress, stream=progress_stream)
     rows = []
     try:
         for batch_size in batch_sizes:
@@ -178,7 +178,8 @@ def measure(
                         result = yield Block(contestant, call, calls, in_flight)
                         ops = sum(len(chunk) for chunk in calls)
                         timings[contestant.name].add(ops, result)
-                        progress.advance(ops, f"batch {batch_size} {contestant.name}")
+                        progress.describe(f"batch {batch_size} {contestant.name}")
+                        progress.update(ops)
             rows.append(row_report(batch_size, timings, runners.stores))
     finally:
         progress.close()

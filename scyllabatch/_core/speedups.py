@@ -18,8 +18,11 @@ WriteRow = tuple[bytes, bytes, "bytes | None", int, int]
 class Codec(Protocol):
     """The value codec (MessagePack): ``_speedups/codec.pyx`` or ``scyllabatch._pure.codec``."""
 
-    def encode_batch(self, values: Sequence[object], /) -> tuple[list[bytes], list[int]]:
-        """Encode every value; returns the encodings and their sizes."""
+    def encode_batch(
+        self, values: Sequence[object], default: Callable[[object], object] | None = None, /
+    ) -> tuple[list[bytes], list[int]]:
+        """Encode every value; returns the encodings and their sizes. ``default`` turns objects
+        of types the codec does not know into ones it does (``StoreConfig.encode_default``)."""
 
     def decode_batch(self, datas: Sequence[bytes | bytearray | memoryview], /) -> list[object]:
         """Decode every stored value."""

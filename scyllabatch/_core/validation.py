@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from scyllabatch._codec_errors import EncodeError
+from scyllabatch._codec_errors import NOT_SERIALIZABLE, EncodeError
 from scyllabatch._core.filters import Condition, FilterError, compile_filter
 from scyllabatch._core.items import EPOCH
 from scyllabatch._core.speedups import Codec, Writes
@@ -455,6 +455,7 @@ def validate_ops(
     writes: Writes = selected_writes,
     *,
     max_value_bytes: int = MAX_VALUE_BYTES,
+    encode_default: Callable[[Any], Any] | None = None,
 ) -> list[NormalizedOp]:
     """Validate every op and encode every put value in one codec call.
 
@@ -464,7 +465,8 @@ def validate_ops(
     ``codec`` is the selected speedups codec module (``encode_batch``); ``writes`` the selected
     writes module, whose ``fast_put`` accepts the common, certainly valid puts without the
     label-by-label checks; ``max_value_bytes`` is the largest encoded value accepted
-    (``StoreConfig.limits.max_value_bytes``).
+    (``StoreConfig.limits.max_value_bytes``); ``encode_default`` the codec's hook for types it
+    does not know (``StoreConfig.encode_default``).
     """
     fast_put = writes.fast_put
     normalized: list[NormalizedOp] = []
@@ -535,7 +537,9 @@ def validate_ops(
                 )
             )
     if values_to_encode:
-        _encode_values(values_to_encode, encode_targets, codec, max_value_bytes, kinds)
+        _encode_values(
+            values_to_encode, encode_targets, codec, max_value_bytes, kinds, encode_default
+        )
     return normalized
 
 
@@ -661,12 +665,14 @@ def _encode_values(
     codec: Codec,
     max_value_bytes: int,
     kinds: dict[int, str],
+    encode_default: Callable[[Any], Any] | None,
 ) -> None:
     try:
-        encoded, sizes = codec.encode_batch(values)
+        encoded, sizes = codec.encode_batch(values, encode_default)
     except EncodeError as exc:
         put = targets[exc.index if exc.index is not None else 0]
-        raise _fail(put.index, kinds.get(put.index, "PutOp"), "value", str(exc)) from exc
+        refused = encode_problem(exc, encode_default)
+        raise _fail(put.index, kinds.get(put.index, "PutOp"), "value", refused) from exc
     for put, size in zip(targets, sizes, strict=True):
         problem = value_size_problem(size, max_value_bytes)
         if problem is not None:
@@ -675,6 +681,19 @@ def _encode_values(
     for put, blob, size in zip(targets, encoded, sizes, strict=True):
         put.encoded = blob
         put.encoded_size = size
+
+
+def encode_problem(error: EncodeError, encode_default: Callable[[Any], Any] | None) -> str:
+    """What is wrong with a value the codec refused: where, what, and how to fix it."""
+    problem = f"{error.path}: {error.reason}"
+    if encode_default is None and error.reason.endswith(NOT_SERIALIZABLE):
+        problem += (
+            " (MessagePack knows dict, list, tuple, str, int, float, bool, bytes, tz-aware "
+            "datetime and None): convert it first, or set StoreConfig(encode_default=...) to a "
+            "function that returns what to store instead, e.g. str for UUID and Decimal, "
+            "dataclasses.asdict for dataclasses"
+        )
+    return problem
 
 
 def _validate_search(op: Any, index: int, kind: str) -> SearchRead:
@@ -692,6 +711,20 @@ def _validate_search(op: Any, index: int, kind: str) -> SearchRead:
         offset=_validate_int(op[3], index, kind, "offset", 0),
         refresh_ttl=_validate_bool(op[5], index, kind, "refresh_ttl"),
         query=op[4],
+    )
+
+
+def validate_iteration(namespace_prefix: Any, filter: Any, page_size: Any) -> SearchRead:
+    """The search behind ``iter_search``: a prefix and a filter, no limit, no TTL refresh."""
+    kind = "iter_search"
+    prefix = validate_namespace(namespace_prefix, 0, kind, "namespace_prefix", allow_empty=True)
+    try:
+        conditions = compile_filter(filter)
+    except FilterError as exc:
+        raise _fail(0, kind, "filter", str(exc)) from None
+    _validate_int(page_size, 0, kind, "page_size", 1)
+    return SearchRead(
+        index=0, prefix=prefix, conditions=conditions, limit=0, offset=0, refresh_ttl=False
     )
 
 

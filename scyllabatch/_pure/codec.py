@@ -12,10 +12,12 @@ from __future__ import annotations
 import operator
 import struct
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 
-from scyllabatch._codec_errors import CodecError, DecodeError, EncodeError
+from scyllabatch._codec_errors import NOT_SERIALIZABLE, CodecError, DecodeError, EncodeError
+
+Hook = Callable[[object], object]
 
 __all__ = [
     "MAX_DEPTH",
@@ -63,6 +65,9 @@ _unpack_q = struct.Struct(">q").unpack_from
 _unpack_f = struct.Struct(">f").unpack_from
 _unpack_d = struct.Struct(">d").unpack_from
 _unpack_Iq = struct.Struct(">Iq").unpack_from
+
+# What a value may be made of (``bool`` is an ``int``); a default hook must return one of these.
+NATIVE_TYPES = (str, int, float, dict, list, tuple, bytes, bytearray, datetime)
 
 _DEPTH_REASON = f"nesting deeper than {MAX_DEPTH} levels (a self-referencing value?)"
 _NAIVE_REASON = "naive datetime is not serializable (give it a tzinfo, e.g. timezone.utc)"
@@ -186,7 +191,9 @@ def _pack_datetime(out: bytearray, o: datetime) -> None:
         out += _pack_ts96(0xC7, 12, -1, nanoseconds, seconds)
 
 
-def _pack_seq(out: bytearray, o: list[object] | tuple[object, ...], depth: int) -> None:
+def _pack_seq(
+    out: bytearray, o: list[object] | tuple[object, ...], depth: int, hook: Hook | None
+) -> None:
     if depth >= MAX_DEPTH:
         raise _Fail(_DEPTH_REASON)
     n = len(o)
@@ -194,13 +201,19 @@ def _pack_seq(out: bytearray, o: list[object] | tuple[object, ...], depth: int) 
     i = 0
     try:
         for i in range(n):
-            _pack(out, o[i], depth + 1)
+            _pack(out, o[i], depth + 1, hook)
     except _Fail as fail:
         fail.segments.append(f"[{i}]")
         raise
 
 
-def _pack_pairs(out: bytearray, pairs: Iterable[tuple[object, object]], n: int, depth: int) -> None:
+def _pack_pairs(
+    out: bytearray,
+    pairs: Iterable[tuple[object, object]],
+    n: int,
+    depth: int,
+    hook: Hook | None,
+) -> None:
     if depth >= MAX_DEPTH:
         raise _Fail(_DEPTH_REASON)
     _pack_map_header(out, n)
@@ -209,13 +222,13 @@ def _pack_pairs(out: bytearray, pairs: Iterable[tuple[object, object]], n: int, 
             raise _Fail(f"dict key {_short_repr(key)} is not a str ({type(key).__name__})")
         _pack_str(out, key)
         try:
-            _pack(out, item, depth + 1)
+            _pack(out, item, depth + 1, hook)
         except _Fail as fail:
             fail.segments.append(f"[{key!r}]")
             raise
 
 
-def _pack(out: bytearray, o: object, depth: int) -> None:
+def _pack(out: bytearray, o: object, depth: int, hook: Hook | None) -> None:
     t = type(o)
     if t is str:
         _pack_str(out, o)  # type: ignore[arg-type]
@@ -230,9 +243,9 @@ def _pack(out: bytearray, o: object, depth: int) -> None:
     elif o is False:
         out += b"\xc2"
     elif t is dict:
-        _pack_pairs(out, dict.items(o), len(o), depth)  # type: ignore[arg-type]
+        _pack_pairs(out, dict.items(o), len(o), depth, hook)  # type: ignore[arg-type]
     elif t is list or t is tuple:
-        _pack_seq(out, o, depth)  # type: ignore[arg-type]
+        _pack_seq(out, o, depth, hook)  # type: ignore[arg-type]
     elif t is bytes or t is bytearray:
         _pack_bin(out, o)  # type: ignore[arg-type]
     elif t is datetime:
@@ -247,41 +260,79 @@ def _pack(out: bytearray, o: object, depth: int) -> None:
     elif isinstance(o, float):
         out += _pack_Bd(0xCB, o)
     elif isinstance(o, (list, tuple)):
-        _pack_seq(out, tuple(o), depth)
+        _pack_seq(out, tuple(o), depth, hook)
     elif isinstance(o, dict):
         pairs = list(o.items())
-        _pack_pairs(out, pairs, len(pairs), depth)
+        _pack_pairs(out, pairs, len(pairs), depth, hook)
     elif isinstance(o, datetime):
         _pack_datetime(out, o)
+    elif hook is not None:
+        _pack(out, _replacement(o, hook), depth, hook)
     else:
-        raise _Fail(f"{t.__name__} is not serializable")
+        raise _Fail(f"{t.__name__} {NOT_SERIALIZABLE}")
 
 
-def _encode_one(value: object) -> bytes:
+def _replacement(o: object, hook: Hook) -> object:
+    """What ``hook`` turns an unsupported ``o`` into; it must be something the codec packs.
+
+    The replacement's own items may go through the hook again (a dataclass becomes a dict
+    holding a UUID), but the replacement itself may not: a hook that returns what it was given
+    would recurse forever.
+    """
+    name = type(o).__name__
+    try:
+        replacement = hook(o)
+    except Exception as exc:
+        raise _Fail(
+            f"{name} {NOT_SERIALIZABLE}: the default hook raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if replacement is not None and not isinstance(replacement, NATIVE_TYPES):
+        raise _Fail(
+            f"{name} {NOT_SERIALIZABLE}: the default hook returned a value of type "
+            f"{type(replacement).__name__}, which is not serializable either"
+        )
+    return replacement
+
+
+def _check_hook(default: Hook | None) -> None:
+    if default is not None and not callable(default):
+        raise TypeError(f"default must be callable or None, got {type(default).__name__}")
+
+
+def _encode_one(value: object, hook: Hook | None) -> bytes:
     out = bytearray()
     try:
-        _pack(out, value, 0)
+        _pack(out, value, 0, hook)
     except _Fail as fail:
         path = "value" + "".join(reversed(fail.segments))
         raise EncodeError(fail.reason, path) from fail.__cause__
     return bytes(out)
 
 
-def encode(value: object) -> bytes:
-    """Encode one value to MessagePack bytes; raise :class:`EncodeError` naming the path."""
-    return _encode_one(value)
+def encode(value: object, default: Hook | None = None) -> bytes:
+    """Encode one value to MessagePack bytes; raise :class:`EncodeError` naming the path.
+
+    ``default`` (as msgpack's) is called with each object of a type the codec does not know
+    and returns what to encode instead (a str, dict, list, ...).
+    """
+    _check_hook(default)
+    return _encode_one(value, default)
 
 
-def encode_batch(values: Sequence[object]) -> tuple[list[bytes], list[int]]:
+def encode_batch(
+    values: Sequence[object], default: Hook | None = None
+) -> tuple[list[bytes], list[int]]:
     """Encode many values; return the encoded bytes and each one's size in bytes.
 
     An unserializable value raises :class:`EncodeError` with ``index`` set to its position.
+    ``default`` is the hook of :func:`encode`.
     """
+    _check_hook(default)
     encoded: list[bytes] = []
     sizes: list[int] = []
     for index, value in enumerate(values):
         try:
-            data = _encode_one(value)
+            data = _encode_one(value, default)
         except EncodeError as exc:
             raise exc.with_index(index) from exc.__cause__
         encoded.append(data)

@@ -1,6 +1,6 @@
 """Type stubs for the compiled codec (same API as :mod:`scyllabatch._pure.codec`)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from scyllabatch._codec_errors import CodecError as CodecError
 from scyllabatch._codec_errors import DecodeError as DecodeError
@@ -18,8 +18,11 @@ __all__ = [
 ]
 
 MAX_DEPTH: int
+NATIVE_TYPES: tuple[type, ...]
 
-def encode(value: object) -> bytes: ...
-def encode_batch(values: Sequence[object]) -> tuple[list[bytes], list[int]]: ...
+def encode(value: object, default: Callable[[object], object] | None = None) -> bytes: ...
+def encode_batch(
+    values: Sequence[object], default: Callable[[object], object] | None = None
+) -> tuple[list[bytes], list[int]]: ...
 def decode(data: bytes | bytearray | memoryview) -> object: ...
 def decode_batch(datas: Sequence[bytes | bytearray | memoryview]) -> list[object]: ...

@@ -35,9 +35,10 @@ def test_help_is_plain_text_with_descriptions_and_defaults(
     top = help_text(capsys, [])
     assert "``" not in top  # no raw reST
     assert "::" not in top
-    for command in ("demo", "bench", "doctor"):
+    commands = ("demo", "bench", "doctor", "load", "export")
+    for command in commands:
         assert command in top
-    pages = {command: help_text(capsys, [command]) for command in ("demo", "bench", "doctor")}
+    pages = {command: help_text(capsys, [command]) for command in commands}
     for command, page in pages.items():
         _usage, _, rest = page.partition("\n\n")
         description = rest.split("\n\n")[0]
@@ -50,6 +51,9 @@ def test_help_is_plain_text_with_descriptions_and_defaults(
     assert "(default: 200)" in pages["demo"]
     assert "(default: 10,100)" in pages["bench"]
     assert "(default: 20)" in pages["doctor"]
+    assert "(default: 500)" in pages["load"]
+    assert "--resume" in pages["load"]
+    assert "--prefix" in pages["export"]
     assert "(default: None)" not in "".join(pages.values())
 
 
@@ -80,6 +84,10 @@ def test_environment_defaults_and_bad_environment_values(
         (["demo", "--ssl-ca", "/nonexistent/ca.pem"], "no readable file"),
         (["demo", "--password", "x"], "unrecognized arguments"),
         (["bench", "--batch-sizes", "5,x"], "comma-separated"),
+        (["load", "/nonexistent/items.jsonl"], "no readable file"),
+        (["load", "--batch-size", "0", "/nonexistent"], "--batch-size: must be >= 1"),
+        (["export", "--filter", "[1]"], "must be a JSON object"),
+        (["export", "--filter", "{"], "not valid JSON"),
     ],
 )
 def test_bad_options_are_usage_errors(
@@ -89,6 +97,17 @@ def test_bad_options_are_usage_errors(
         main(argv, environ={})
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_load_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"namespace": ["a"], "key": "k", "value": {}}\n')
+    assert main(["load", str(items), "--dry-run", "--resume"], environ={}) == 2
+    assert "--dry-run checks the whole file" in capsys.readouterr().err
+    assert main(["load", str(items), "--resume"], environ={}) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert main(["load", str(items), "--dry-run", "--progress", "off"], environ={}) == 0
+    assert "checked 1 rows" in capsys.readouterr().out
 
 
 def test_connection_options_reach_the_config() -> None:

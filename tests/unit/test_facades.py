@@ -83,10 +83,16 @@ def test_the_facades_expose_the_same_methods_with_the_same_signatures() -> None:
         assert twin is not None, f"AsyncStore has no counterpart of Store.{name}"
         if name == "connect":  # each returns its own class
             assert twin.parameters == signature.parameters
+        elif name == "iter_search":  # an iterator, and an async iterator
+            assert twin.parameters == signature.parameters
+            assert (signature.return_annotation, twin.return_annotation) == (
+                "Iterator[SearchItem]",
+                "AsyncIterator[SearchItem]",
+            )
         else:
             assert str(twin) == str(signature), name
         async_member = getattr(AsyncStore, "a" + name, None) or getattr(AsyncStore, name)
-        if name not in {"get_metrics", "reset_metrics", "metrics_text"}:
+        if name not in {"get_metrics", "reset_metrics", "metrics_text", "iter_search"}:
             assert inspect.iscoroutinefunction(async_member), name
     assert str(blocking["get"]) == "(self, /, namespace: 'Sequence[str]', key: 'str', *, " + (
         "refresh_ttl: 'bool' = True) -> 'Item | None'"
