@@ -217,9 +217,9 @@ def _dedupe(pending: list[_Pending]) -> tuple[list[Any], list[int]]:
         op = entry.op
         if type(op).__name__ == "PutOp":
             try:
-                location = (tuple(op[0]), op[1])
+                location = (tuple(op.namespace), op.key)
                 index = writes.setdefault(location, len(ops))
-            except TypeError:  # malformed: leave it to validation, on its own
+            except (TypeError, AttributeError):  # malformed: leave it to validation, on its own
                 index = len(ops)
             if index == len(ops):
                 ops.append(op)

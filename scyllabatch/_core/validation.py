@@ -498,19 +498,19 @@ def validate_ops(
                 normalized.append(put)
                 continue
             put = _validate_put(op, index, kind)
-            if op[2] is not None:
-                values_to_encode.append(op[2])
+            if op.value is not None:
+                values_to_encode.append(op.value)
                 encode_targets.append(put)
             normalized.append(put)
         elif kind == "GetOp":
-            namespace = validate_namespace(op[0], index, kind, "namespace")
+            namespace = validate_namespace(op.namespace, index, kind, "namespace")
             normalized.append(
                 GetRead(
                     index=index,
                     namespace=namespace,
                     partition=NAMESPACE_SEPARATOR.join(namespace),
-                    key=validate_key(op[1], index, kind),
-                    refresh_ttl=_validate_bool(op[2], index, kind, "refresh_ttl"),
+                    key=validate_key(op.key, index, kind),
+                    refresh_ttl=_validate_bool(op.refresh_ttl, index, kind, "refresh_ttl"),
                 )
             )
         elif kind == "SearchOp":
@@ -527,13 +527,13 @@ def validate_ops(
         elif kind == "CounterOp":
             normalized.append(_validate_counter(op, index, kind))
         else:
-            namespace = validate_namespace(op[0], index, kind, "namespace")
+            namespace = validate_namespace(op.namespace, index, kind, "namespace")
             normalized.append(
                 CounterRead(
                     index=index,
                     namespace=namespace,
                     partition=NAMESPACE_SEPARATOR.join(namespace),
-                    key=validate_key(op[1], index, kind),
+                    key=validate_key(op.key, index, kind),
                 )
             )
     if values_to_encode:
@@ -544,10 +544,10 @@ def validate_ops(
 
 
 def _validate_put(op: Any, index: int, kind: str) -> PutWrite:
-    namespace = validate_namespace(op[0], index, kind, "namespace")
-    key = validate_key(op[1], index, kind)
-    value = op[2]
-    index_field = op[3]
+    namespace = validate_namespace(op.namespace, index, kind, "namespace")
+    key = validate_key(op.key, index, kind)
+    value = op.value
+    index_field = op.index
     index_ok = (
         index_field is None
         or index_field is False
@@ -557,7 +557,7 @@ def _validate_put(op: Any, index: int, kind: str) -> PutWrite:
         raise _fail(index, kind, "index", "must be None, False or a list of str")
     if value is not None and not isinstance(value, dict):
         raise _fail(index, kind, "value", f"must be a dict or None, got {type(value).__name__}")
-    ttl_seconds = ttl_to_seconds(op[4], index, kind)  # checked for deletes too
+    ttl_seconds = ttl_to_seconds(op.ttl, index, kind)  # checked for deletes too
     return PutWrite(
         index=index,
         namespace=namespace,
@@ -576,9 +576,9 @@ def micros_of(moment: datetime) -> int:
 
 
 def _validate_conditional(op: Any, index: int, kind: str) -> ConditionalWrite:
-    namespace = validate_namespace(op[0], index, kind, "namespace")
-    key = validate_key(op[1], index, kind)
-    value, condition = op[2], op[3]
+    namespace = validate_namespace(op.namespace, index, kind, "namespace")
+    key = validate_key(op.key, index, kind)
+    value, condition = op.value, op.condition
     if value is not None and not isinstance(value, dict):
         raise _fail(index, kind, "value", f"must be a dict or None, got {type(value).__name__}")
     if isinstance(condition, IfAbsent):
@@ -609,7 +609,7 @@ def _validate_conditional(op: Any, index: int, kind: str) -> ConditionalWrite:
             "condition",
             f"must be IfAbsent() or IfUnchanged(updated_at), got {type(condition).__name__}",
         )
-    ttl_seconds = ttl_to_seconds(op[4], index, kind)
+    ttl_seconds = ttl_to_seconds(op.ttl, index, kind)
     put = PutWrite(
         index=index,
         namespace=namespace,
@@ -631,9 +631,9 @@ def counter_delta_problem(delta: Any) -> str | None:
 
 
 def _validate_counter(op: Any, index: int, kind: str) -> CounterWrite:
-    namespace = validate_namespace(op[0], index, kind, "namespace")
-    key = validate_key(op[1], index, kind)
-    name = op[2]
+    namespace = validate_namespace(op.namespace, index, kind, "namespace")
+    key = validate_key(op.key, index, kind)
+    name = op.counter
     if not isinstance(name, str) or not name:
         raise _fail(index, kind, "counter", f"must be a non-empty str, got {name!r}"[:200])
     size = utf8_size(name)
@@ -646,7 +646,7 @@ def _validate_counter(op: Any, index: int, kind: str) -> CounterWrite:
             "counter",
             f"is {size} bytes; at most {MAX_COUNTER_NAME_BYTES} are allowed",
         )
-    problem = counter_delta_problem(op[3])
+    problem = counter_delta_problem(op.delta)
     if problem is not None:
         raise _fail(index, kind, "delta", problem)
     return CounterWrite(
@@ -655,7 +655,7 @@ def _validate_counter(op: Any, index: int, kind: str) -> CounterWrite:
         partition=NAMESPACE_SEPARATOR.join(namespace),
         key=key,
         counter=name,
-        delta=op[3],
+        delta=op.delta,
     )
 
 
@@ -697,20 +697,22 @@ def encode_problem(error: EncodeError, encode_default: Callable[[Any], Any] | No
 
 
 def _validate_search(op: Any, index: int, kind: str) -> SearchRead:
-    prefix = validate_namespace(op[0], index, kind, "namespace_prefix", allow_empty=True)
-    validate_query(op[4], index, kind)
+    prefix = validate_namespace(
+        op.namespace_prefix, index, kind, "namespace_prefix", allow_empty=True
+    )
+    validate_query(op.query, index, kind)
     try:
-        conditions = compile_filter(op[1])
+        conditions = compile_filter(op.filter)
     except FilterError as exc:
         raise _fail(index, kind, "filter", str(exc)) from None
     return SearchRead(
         index=index,
         prefix=prefix,
         conditions=conditions,
-        limit=_validate_int(op[2], index, kind, "limit", 0),
-        offset=_validate_int(op[3], index, kind, "offset", 0),
-        refresh_ttl=_validate_bool(op[5], index, kind, "refresh_ttl"),
-        query=op[4],
+        limit=_validate_int(op.limit, index, kind, "limit", 0),
+        offset=_validate_int(op.offset, index, kind, "offset", 0),
+        refresh_ttl=_validate_bool(op.refresh_ttl, index, kind, "refresh_ttl"),
+        query=op.query,
     )
 
 
@@ -729,7 +731,7 @@ def validate_iteration(namespace_prefix: Any, filter: Any, page_size: Any) -> Se
 
 
 def _validate_list(op: Any, index: int, kind: str) -> ListRead:
-    conditions, max_depth, limit, offset = op[0], op[1], op[2], op[3]
+    conditions, max_depth, limit, offset = op.match_conditions, op.max_depth, op.limit, op.offset
     prefixes: list[tuple[str, ...]] = []
     suffixes: list[tuple[str, ...]] = []
     if conditions is not None:

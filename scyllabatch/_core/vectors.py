@@ -126,11 +126,11 @@ def plan_vectors(
         if put.encoded is None:
             continue
         op = raw_ops[put.index]
-        override = op[3]
+        override = op.index
         if override is False:
             continue
         paths = index.fields if override is None else tuple(override)
-        for path, text in field_texts(op[2], paths):
+        for path, text in field_texts(op.value, paths):
             plan.documents.append(text)
             plan.targets.append((position, path))
     plan.queries = list(dict.fromkeys(search.query for search in searches))
