@@ -33,7 +33,7 @@ from scyllabatch._flow import (
 )
 from scyllabatch._impl import codec, writes
 from scyllabatch._setup import setup_schema
-from scyllabatch.config import StoreConfig
+from scyllabatch.config import RetryPolicy, StoreConfig
 from scyllabatch.errors import StoreError, StoreValidationError
 from scyllabatch.index import Embedder, IndexConfig
 from scyllabatch.metrics import Metrics, prometheus_text
@@ -187,14 +187,7 @@ class StoreBase(Observed):
         if plan.is_empty:
             self._record(plan.size, kind, plan, started, None, None, observation)
             return [None] * plan.size
-        context = CallContext(
-            retry=retry,
-            limits=self.config.limits,
-            codec=codec,
-            writes=writes,
-            registered=self._registered,
-            random_unit=self._random.random,
-        )
+        context = self._context(retry)
         if observation is not None:
             context.on_retry = observation.retrying
             options = replace(options, observation=observation)
@@ -236,6 +229,17 @@ class StoreBase(Observed):
         finally:
             self._record(plan.size, kind, plan, started, error, context, observation)
 
+    def _context(self, retry: RetryPolicy) -> CallContext:
+        """What the engine needs of this store for one call or iteration."""
+        return CallContext(
+            retry=retry,
+            limits=self.config.limits,
+            codec=codec,
+            writes=writes,
+            registered=self._registered,
+            random_unit=self._random.random,
+        )
+
     def _plan(self, ops: Sequence[Op], kind: BatchType) -> CallPlan:
         limits = self.config.limits
         return plan_call(
@@ -266,15 +270,7 @@ class StoreBase(Observed):
             raise StoreError("this store is closed; create a new one")
         size = self.config.page_size if page_size is None else page_size
         op = validate_iteration(namespace_prefix, filter, size)
-        context = CallContext(
-            retry=self.config.retry,
-            limits=self.config.limits,
-            codec=codec,
-            writes=writes,
-            registered=self._registered,
-            random_unit=self._random.random,
-        )
-        return SearchIteration(op, context, size)
+        return SearchIteration(op, self._context(self.config.retry), size)
 
     def _stream(
         self, iteration: SearchIteration, *, turns: bool = False
