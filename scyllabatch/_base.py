@@ -13,12 +13,12 @@ import time
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from scyllabatch import _driver
 from scyllabatch._core.engine import CallContext, TimestampClock, run_call
 from scyllabatch._core.iteration import Found, SearchIteration
-from scyllabatch._core.planner import CallPlan, plan_call
+from scyllabatch._core.planner import CallPlan, StatementIds, plan_call
 from scyllabatch._core.requests import Execute
 from scyllabatch._core.validation import parse_batch_type, validate_iteration, validate_ops
 from scyllabatch._flow import (
@@ -39,6 +39,8 @@ from scyllabatch.index import Embedder, IndexConfig
 from scyllabatch.metrics import Metrics, prometheus_text
 from scyllabatch.observability import CallEnd, CallObservation, Observed, default_observers
 from scyllabatch.ops import BatchType, Op
+
+R = TypeVar("R")
 
 # Remember at most this many registered namespaces per store (then start over).
 _REGISTERED_CACHE_SIZE = 100_000
@@ -205,23 +207,8 @@ class StoreBase(Observed):
                         )
                     )
                 )
-            transport = self._transport
-            statement_ids = transport.statement_ids
-            if statement_ids is None:
-                statement_ids = yield Blocking(transport.prepare)
-            context.statement_ids = statement_ids
-            engine = run_call(plan, context)
-            command = next(engine)
-            while True:
-                if isinstance(command, Execute):
-                    reply = yield from dispatch(
-                        transport, command.requests, options, self._slots, self._pacer, turns
-                    )
-                else:
-                    reply = yield command
-                command = engine.send(reply)
-        except StopIteration as stop:
-            results: list[Any] = stop.value
+            context.statement_ids = yield from self._statement_ids()
+            results: list[Any] = yield from self._drive(run_call(plan, context), options, turns)
             return results
         except BaseException as exc:
             error = exc
@@ -277,24 +264,35 @@ class StoreBase(Observed):
     ) -> Generator[WaitCommand | Found, Any, None]:
         """Walk an iteration: yields its waits, like :meth:`_call`, and each :class:`Found` page
         for the facade to hand out (it sends back ``None``)."""
+        yield from self._statement_ids()
+        yield from self._drive(iteration.flow(), _driver.DEFAULT_CALL, turns)
+
+    # -- what calls and iterations share ------------------------------------------------------
+
+    def _statement_ids(self) -> Generator[WaitCommand, Any, StatementIds]:
+        """The prepared statements' ids; prepares them first (blocking work) if needed."""
         transport = self._transport
-        if transport.statement_ids is None:
-            yield Blocking(transport.prepare)
-        flow = iteration.flow()
+        statement_ids = transport.statement_ids
+        if statement_ids is None:
+            statement_ids = yield Blocking(transport.prepare)
+        return statement_ids
+
+    def _drive(
+        self, engine: Generator[Any, Any, R], options: _driver.CallOptions, turns: bool
+    ) -> Generator[Any, Any, R]:
+        """Run an engine generator to its end: each ``Execute`` is dispatched over the store's
+        transport, every other command (waits, found pages) goes to the facade; returns what
+        the engine returns."""
         reply: Any = None
         while True:
             try:
-                command = flow.send(reply)
-            except StopIteration:
-                return
+                command = engine.send(reply)
+            except StopIteration as stop:
+                result: R = stop.value
+                return result
             if isinstance(command, Execute):
                 reply = yield from dispatch(
-                    transport,
-                    command.requests,
-                    _driver.DEFAULT_CALL,
-                    self._slots,
-                    self._pacer,
-                    turns,
+                    self._transport, command.requests, options, self._slots, self._pacer, turns
                 )
             else:
                 reply = yield command
