@@ -191,17 +191,18 @@ class Slots:
 class Pacer:
     """At most ``rate`` request starts per second, shared by every caller of one store."""
 
-    __slots__ = ("_interval", "_lock", "_next")
+    __slots__ = ("_clock", "_interval", "_lock", "_next")
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._interval = 1.0 / rate
-        self._next = time.monotonic()
+        self._clock = clock
+        self._next = clock()
         self._lock = threading.Lock()
 
     def reserve(self) -> float:
         """Book the next start; returns how long to wait for it (seconds, maybe 0)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             start = max(now, self._next)
             self._next = start + self._interval
         return start - now

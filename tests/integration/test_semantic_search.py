@@ -175,10 +175,11 @@ async def test_ttl_expires_vectors_with_the_item(
     indexed: tuple[Facade, HashEmbeddings], cql_session: Any, keyspace: str
 ) -> None:
     facade, _ = indexed
-    await facade.batch([PutOp(("e",), "short", {"text": "red apple"}, ttl=1 / 60)])  # 2 s stored
+    # 4 s stored: room for a slow machine to read the vector row before it expires.
+    await facade.batch([PutOp(("e",), "short", {"text": "red apple"}, ttl=3 / 60)])
     rows = vector_rows(cql_session, keyspace, "e")
     assert [r.key for r in rows] == ["short"]
-    assert 0 < rows[0][2] <= 2
+    assert 0 < rows[0][2] <= 4
 
     async def gone() -> bool:
         return await facade.get(("e",), "short", refresh_ttl=False) is None and not vector_rows(

@@ -206,18 +206,24 @@ async def test_a_one_second_ttl_keeps_the_item_for_a_full_second_then_expires(
     facade: Facade, cql_session: Any, keyspace: str
 ) -> None:
     ns = ("ttl", "one")
+    # The server applies the write somewhere between the put's call and its return, and the
+    # item must live a full second from then. So an empty read proves early expiry only if it
+    # came back before one second had passed since the put was *called*; counting from the
+    # put's return would charge the reply's trip (milliseconds on a loaded machine) to the TTL.
+    called = time.monotonic()
     await facade.put(ns, "k", {"v": 1}, ttl=1 / 60)
-    returned = time.monotonic()
     stored = cql_session.execute(
         f"SELECT ttl FROM {keyspace}.items WHERE namespace = 'ttl.one' AND key = 'k'"
     ).one()
     assert stored[0] == 2  # one asked second, plus the one whole-second expiry may take away
-    reads = 0
-    while (started := time.monotonic()) < returned + 1.0:
+    reads_inside_the_second = 0
+    while time.monotonic() < called + 1.0:
         item = await facade.get(ns, "k", refresh_ttl=False)
-        assert item is not None, f"expired {started - returned:.3f} s after the put returned"
-        reads += 1
-    assert reads >= 3
+        answered = time.monotonic()
+        if answered < called + 1.0:
+            assert item is not None, f"expired {answered - called:.3f} s after the put was called"
+            reads_inside_the_second += 1
+    assert reads_inside_the_second >= 1
 
     async def expired() -> bool:
         return await facade.get(ns, "k", refresh_ttl=False) is None

@@ -258,10 +258,13 @@ def test_a_cancelled_waiter_passes_its_wake_up_on() -> None:
 
 
 def test_the_pacer_spaces_request_starts() -> None:
-    pacer = Pacer(10.0)  # at most 10 starts per second
-    delays = [pacer.reserve() for _ in range(5)]
-    assert delays[0] == pytest.approx(0.0, abs=0.05)
-    assert delays[4] - delays[0] > 0.3  # five starts span at least 0.4 s minus elapsed time
+    now = [100.0]
+    pacer = Pacer(10.0, clock=lambda: now[0])  # at most 10 starts per second
+    assert [pacer.reserve() for _ in range(5)] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    now[0] += 0.25  # time passes: the bookings already made still stand
+    assert pacer.reserve() == pytest.approx(0.25)
+    now[0] += 10.0  # idle for long: no burst is saved up, the next start is immediate
+    assert [pacer.reserve(), pacer.reserve()] == pytest.approx([0.0, 0.1])
 
 
 @pytest.mark.parametrize("run", RUNNERS)
