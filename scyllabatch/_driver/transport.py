@@ -48,6 +48,24 @@ _DRIVER_BATCH_TYPES = {
 }
 
 
+class _RoutedStatement(BoundStatement):  # type: ignore[misc]
+    """A bound statement routed by a partition key the driver cannot read from its values.
+
+    The driver routes a bound statement by the values bound to the partition key; a statement
+    restricting the partition key with ``IN ?`` has none, so it would go to any node, which
+    then asks the replicas. The SDK only sends such a statement for partitions stored on the
+    same replicas, and names one of them.
+    """
+
+    def __init__(self, prepared: PreparedStatement, routing_key: bytes) -> None:
+        super().__init__(prepared)
+        self._routed_by = routing_key
+
+    @property
+    def routing_key(self) -> bytes:
+        return self._routed_by
+
+
 class _EncodedBatchMessage(BatchMessage):  # type: ignore[misc]
     """A ``BATCH`` message whose statements the SDK serialized itself.
 
@@ -231,7 +249,11 @@ class Statements:
         queries = request.queries
         if request.batch_type is None:
             query = queries[0]
-            bound = self.prepared[query.statement].bind(query.params)
+            if request.routing_key is None:
+                bound = self.prepared[query.statement].bind(query.params)
+            else:
+                bound = _RoutedStatement(self.prepared[query.statement], request.routing_key)
+                bound.bind(query.params)
             bound.consistency_level = consistency
             bound.retry_policy = NO_DRIVER_RETRIES
             bound.is_idempotent = request.idempotent
