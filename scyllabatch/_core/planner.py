@@ -187,7 +187,11 @@ def plan_call(
             increments.append(op)
         elif isinstance(op, CounterRead):
             counter_reads.setdefault(op.partition, []).append(op)
-    plan.gets = [GetReader(gets) for gets in gets_by_partition.values()]
+    gets_by_key = {p: [g.key for g in gets] for p, gets in gets_by_partition.items()}
+    plan.gets = [
+        GetReader([get for partition in group for get in gets_by_partition[partition]])
+        for group in _shared_reads(gets_by_key, replica_group)
+    ]
     plan.writes = merge_writes(ops, writes)
     if increments or plan.conditionals:
         _check_special_writes(plan, batch_type, increments)
@@ -285,29 +289,46 @@ def _created_lookups(
 def _lookups(
     keys: dict[str, list[tuple[str, Sequence[int]]]], replica_group: ReplicaGroup
 ) -> list[CreatedAtReader]:
-    """One look-up per partition, except that partitions written with exactly the same keys and
-    stored on the same replicas share one (``namespace IN ? AND key IN ?`` then asks for exactly
-    the rows written: the common agent-memory call writes one key, such as a profile or a
-    thread's state, in many namespaces). At most ``MAX_KEYS_PER_LOOKUP`` rows per look-up.
-    ``keys`` maps each partition to its (key, op indices) pairs."""
+    """The look-ups of ``keys``, which maps each partition to its (key, op indices) pairs: one
+    per group of :func:`_shared_reads`, a partition of more than ``MAX_KEYS_PER_LOOKUP`` keys
+    split into several."""
     lookups = []
-    sharing: dict[tuple[Hashable, tuple[str, ...]], list[str]] = {}
-    for partition, entries in keys.items():
-        if len(entries) > MAX_KEYS_PER_LOOKUP:
-            for start in range(0, len(entries), MAX_KEYS_PER_LOOKUP):
-                some = entries[start : start + MAX_KEYS_PER_LOOKUP]
-                indices = tuple(i for _, op_indices in some for i in op_indices)
-                lookups.append(CreatedAtReader([partition], [key for key, _ in some], indices))
+    for group in _shared_reads({p: [key for key, _ in keys[p]] for p in keys}, replica_group):
+        entries = [entry for partition in group for entry in keys[partition]]
+        if len(group) > 1:
+            indices = tuple(i for _, op_indices in entries for i in op_indices)
+            same_keys = sorted(key for key, _ in keys[group[0]])
+            lookups.append(CreatedAtReader(group, same_keys, indices))
             continue
-        same_keys = tuple(sorted(key for key, _ in entries))
-        sharing.setdefault((replica_group(partition), same_keys), []).append(partition)
-    for (_, same_keys), partitions in sharing.items():
-        per_lookup = MAX_KEYS_PER_LOOKUP // len(same_keys)
-        for start in range(0, len(partitions), per_lookup):
-            chunk = partitions[start : start + per_lookup]
-            indices = tuple(i for p in chunk for _, op_indices in keys[p] for i in op_indices)
-            lookups.append(CreatedAtReader(chunk, list(same_keys), indices))
+        for start in range(0, len(entries), MAX_KEYS_PER_LOOKUP):
+            some = entries[start : start + MAX_KEYS_PER_LOOKUP]
+            indices = tuple(i for _, op_indices in some for i in op_indices)
+            lookups.append(CreatedAtReader(group, [key for key, _ in some], indices))
     return lookups
+
+
+def _shared_reads(
+    keys: Mapping[str, Sequence[str]], replica_group: ReplicaGroup
+) -> list[list[str]]:
+    """Which partitions are read together, for reads of given keys (gets, ``created_at``
+    look-ups): each partition alone, except that partitions asked for exactly the same keys and
+    stored on the same replicas share one read (``namespace IN ? AND key IN ?`` then asks for
+    exactly the rows wanted; the common agent-memory call reads or writes one key, such as a
+    profile or a thread's state, in many namespaces). At most ``MAX_KEYS_PER_LOOKUP`` rows per
+    shared read. Partitions with different keys never share one: their cross product would read
+    rows nobody asked for."""
+    groups: list[list[str]] = []
+    sharing: dict[tuple[Hashable, tuple[str, ...]], list[str]] = {}
+    for partition, wanted in keys.items():
+        same_keys = tuple(sorted(set(wanted)))
+        if 2 * len(same_keys) > MAX_KEYS_PER_LOOKUP:  # two such partitions pass the rows limit
+            groups.append([partition])
+        else:
+            sharing.setdefault((replica_group(partition), same_keys), []).append(partition)
+    for (_, same_keys), partitions in sharing.items():
+        per_read = MAX_KEYS_PER_LOOKUP // len(same_keys)
+        groups.extend(partitions[i : i + per_read] for i in range(0, len(partitions), per_read))
+    return groups
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

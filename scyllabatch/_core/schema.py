@@ -63,6 +63,7 @@ class Statement(enum.Enum):
     UPSERT = "upsert"
     DELETE = "delete"
     SELECT_KEYS = "select_keys"
+    SELECT_KEYS_IN = "select_keys_in"
     SELECT_CREATED = "select_created"
     SELECT_CREATED_IN = "select_created_in"
     SCAN_PARTITION = "scan_partition"
@@ -90,6 +91,7 @@ STATEMENT_OPERATIONS: dict[Statement, tuple[str, str]] = {
     Statement.UPSERT: ("INSERT", ITEMS),
     Statement.DELETE: ("DELETE", ITEMS),
     Statement.SELECT_KEYS: ("SELECT", ITEMS),
+    Statement.SELECT_KEYS_IN: ("SELECT", ITEMS),
     Statement.SELECT_CREATED: ("SELECT", ITEMS),
     Statement.SELECT_CREATED_IN: ("SELECT", ITEMS),
     Statement.SCAN_PARTITION: ("SELECT", ITEMS),
@@ -124,6 +126,9 @@ def statement_cql(keyspace: str) -> dict[Statement, str]:
         Statement.DELETE: f"DELETE FROM {items} USING TIMESTAMP ? WHERE namespace = ? AND key = ?",
         Statement.SELECT_KEYS: (
             f"SELECT {ITEM_COLUMNS} FROM {items} WHERE namespace = ? AND key IN ?"
+        ),
+        Statement.SELECT_KEYS_IN: (
+            f"SELECT {ITEM_COLUMNS}, namespace FROM {items} WHERE namespace IN ? AND key IN ?"
         ),
         Statement.SELECT_CREATED: (
             f"SELECT key, created_at FROM {items} WHERE namespace = ? AND key IN ?"

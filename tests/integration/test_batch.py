@@ -71,6 +71,26 @@ async def test_mixed_ops_results_are_positional(facade: Facade) -> None:
     assert (await facade.get(NS, "new")).value == {"v": "new"}
 
 
+async def test_gets_of_one_key_in_many_namespaces_share_one_read(facade: Facade) -> None:
+    # One key in 30 namespaces (every third one missing): one read request on one node, each
+    # result from its own namespace, in order; TTLs of what was found are refreshed.
+    namespaces = [("users", f"u{n:02d}") for n in range(30)]
+    await facade.batch(
+        [PutOp(ns, "profile", {"n": n}, ttl=1.0) for n, ns in enumerate(namespaces) if n % 3]
+    )
+    facade.store.reset_metrics()
+    results = await facade.batch([GetOp(ns, "profile") for ns in namespaces])
+    for n, (ns, item) in enumerate(zip(namespaces, results, strict=True)):
+        if n % 3 == 0:
+            assert item is None
+        else:
+            assert (item.namespace, item.key, item.value) == (ns, "profile", {"n": n})
+    stats = facade.store.get_metrics()["batch_stats"]
+    assert stats["read_requests"] == 1
+    assert stats["rows_read"] == 20
+    assert stats["internal_writes"] >= 1  # the 20 found items' TTLs were refreshed
+
+
 async def test_empty_batch_returns_empty_list(facade: Facade) -> None:
     assert await facade.batch([]) == []
     assert facade.store.get_metrics()["batch_stats"]["write_requests"] == 0

@@ -166,6 +166,27 @@ def test_created_at_lookups_share_a_request_only_for_the_same_keys_on_the_same_r
     assert len(lookups(str)) == 256
 
 
+def test_gets_share_a_request_only_for_the_same_keys_on_the_same_replicas() -> None:
+    # 150 namespaces asked for "profile" (one of them twice), 2 for {"a", "b"}, one for 120 keys.
+    ops = [GetOp(("u", str(n)), "profile") for n in range(150)] + [GetOp(("u", "7"), "profile")]
+    ops += [GetOp(("ab", str(n)), key) for n in range(2) for key in ("a", "b")]
+    ops += [GetOp(("big",), f"k{i}") for i in range(120)]
+    planned = plan_call(
+        validate_ops(ops, codec), BatchType.UNLOGGED, 1, BatchLimits(), codec, 100, lambda p: 0
+    )
+    shapes = sorted((len(r.partitions), len(r.keys)) for r in planned.gets)
+    assert shapes == [(1, 120), (2, 2), (50, 1), (100, 1)]
+    for reader in planned.gets:
+        wanted = {(".".join(ops[i].namespace), ops[i].key) for i in reader.op_indices}
+        assert wanted == {(p, k) for p in reader.partitions for k in reader.keys}
+        requests = reader.start()
+        if len(reader.partitions) > 1:
+            assert [r.queries[0].statement for r in requests] == [Statement.SELECT_KEYS_IN]
+        else:  # one partition's 120 keys: two requests of at most 100 keys
+            assert [len(r.queries[0].params[1]) for r in requests] == [100, 20]
+    assert sorted(i for r in planned.gets for i in r.op_indices) == list(range(len(ops)))
+
+
 def test_ttl_refreshes_are_split_by_bytes_like_writes() -> None:
     from scyllabatch._core.items import StoredRow
     from scyllabatch._core.planner import _refresh_requests
