@@ -99,7 +99,8 @@ def test_created_at_lookups_read_exactly_the_written_keys() -> None:
             per_partition[write.put.partition] = per_partition.get(write.put.partition, 0) + 1
         assert max(per_partition.values()) <= 50
     # The 151 keys of partition t.1 are looked up alone (split at 100 keys); the 29 other
-    # partitions write the same one key on the same replicas and share one look-up. Each asks
+    # partitions write the same one key on the same replicas and share look-ups of at most 25
+    # partitions. Each asks
     # for exactly the keys written (its partitions times its keys): never a row nobody wrote,
     # and not the delete.
     wanted = [
@@ -112,7 +113,7 @@ def test_created_at_lookups_read_exactly_the_written_keys() -> None:
     assert sorted(wanted) == sorted(
         (w.put.partition, w.put.key) for w in exact.writes if w.put.encoded
     )
-    assert sorted(len(lookup.partitions) for lookup in exact.created_lookups) == [1, 1, 29]
+    assert sorted(len(lookup.partitions) for lookup in exact.created_lookups) == [1, 1, 4, 25]
     assert max(len(lookup.keys) for lookup in exact.created_lookups) == 100
     # write-only mode reads nothing before writing
     assert planned(CreatedAtMode.WRITE_ONLY).created_lookups == []
@@ -121,7 +122,7 @@ def test_created_at_lookups_read_exactly_the_written_keys() -> None:
 def test_created_at_lookups_share_a_request_only_for_the_same_keys_on_the_same_replicas() -> None:
     # 250 namespaces writing "profile", 3 writing {"a", "b"}, 2 writing {"a"} and one {"b"}:
     # partitions share a look-up only with the same keys and replica group, so the rows asked
-    # for are exactly the rows written; at most 100 rows per look-up.
+    # for are exactly the rows written; at most 100 rows and 25 partitions per look-up.
     ops = [PutOp(("u", str(n)), "profile", {"n": n}) for n in range(250)]
     ops += [PutOp(("ab", str(n)), key, {}) for n in range(3) for key in ("b", "a")]
     ops += [PutOp(("a", str(n)), "a", {}) for n in range(2)] + [PutOp(("b",), "b", {})]
@@ -144,9 +145,7 @@ def test_created_at_lookups_share_a_request_only_for_the_same_keys_on_the_same_r
         (1, ("b",)),
         (2, ("a",)),
         (3, ("a", "b")),
-        (50, ("profile",)),
-        (100, ("profile",)),
-        (100, ("profile",)),
+        *[(25, ("profile",))] * 10,
     ]
     for lookup in one_group:
         written = {(".".join(ops[i].namespace), ops[i].key) for i in lookup.op_indices}
@@ -175,7 +174,7 @@ def test_gets_share_a_request_only_for_the_same_keys_on_the_same_replicas() -> N
         validate_ops(ops, codec), BatchType.UNLOGGED, 1, BatchLimits(), codec, 100, lambda p: 0
     )
     shapes = sorted((len(r.partitions), len(r.keys)) for r in planned.gets)
-    assert shapes == [(1, 120), (2, 2), (50, 1), (100, 1)]
+    assert shapes == [(1, 120), (2, 2)] + [(25, 1)] * 6
     for reader in planned.gets:
         wanted = {(".".join(ops[i].namespace), ops[i].key) for i in reader.op_indices}
         assert wanted == {(p, k) for p in reader.partitions for k in reader.keys}
