@@ -156,7 +156,8 @@ def plan_call(
     ``replica_group`` maps a partition to a key shared by exactly the partitions stored on the
     same replicas (and shard); the facade derives it from the driver's token map. The default
     puts every partition in a group of its own. In ``EXACT`` mode the keys about to be written
-    are looked up first (one request per partition), so ``created_at`` survives updates.
+    are looked up first (one request per partition, or per group of partitions written with the
+    same keys on the same replicas), so ``created_at`` survives updates.
     With an ``index`` config (``raw_ops`` are the ops as given, for the values to embed), searches
     with a query become vector searches and the writes carry their vectors (``plan.vectors``).
     """
@@ -197,8 +198,8 @@ def plan_call(
     if batch_type is BatchType.UNLOGGED and index is None:
         plan.chunks = _batch_chunks(plan.writes, limits, replica_group, writes)
     if created_at_mode is CreatedAtMode.EXACT:
-        plan.created_lookups = _created_lookups(plan.writes)
-        plan.created_lookups.extend(_conditional_created_lookups(plan.conditionals))
+        plan.created_lookups = _created_lookups(plan.writes, replica_group)
+        plan.created_lookups.extend(_conditional_created_lookups(plan.conditionals, replica_group))
     if index is not None:
         if plan.conditionals:
             first = min(w.index for w in plan.conditionals)
@@ -259,33 +260,53 @@ def _check_special_writes(
         seen[slot] = write.index
 
 
-def _conditional_created_lookups(writes: Sequence[ConditionalWrite]) -> list[CreatedAtReader]:
+def _conditional_created_lookups(
+    writes: Sequence[ConditionalWrite], replica_group: ReplicaGroup
+) -> list[CreatedAtReader]:
     """Look-ups of ``created_at`` for puts-if-unchanged, which rewrite the whole row."""
-    by_partition: dict[str, list[ConditionalWrite]] = {}
+    keys: dict[str, list[tuple[str, Sequence[int]]]] = {}
     for write in writes:
         if write.expected_updated_us is not None and write.put.encoded is not None:
-            by_partition.setdefault(write.put.partition, []).append(write)
-    lookups = []
-    for partition, group in by_partition.items():
-        for start in range(0, len(group), MAX_KEYS_PER_LOOKUP):
-            chunk = group[start : start + MAX_KEYS_PER_LOOKUP]
-            indices = tuple(w.index for w in chunk)
-            lookups.append(CreatedAtReader(partition, [w.put.key for w in chunk], indices))
-    return lookups
+            keys.setdefault(write.put.partition, []).append((write.put.key, (write.index,)))
+    return _lookups(keys, replica_group)
 
 
-def _created_lookups(writes: Sequence[MergedWrite]) -> list[CreatedAtReader]:
-    """One look-up per partition of the upserts (split above ``MAX_KEYS_PER_LOOKUP`` keys)."""
-    by_partition: dict[str, list[MergedWrite]] = {}
+def _created_lookups(
+    writes: Sequence[MergedWrite], replica_group: ReplicaGroup
+) -> list[CreatedAtReader]:
+    """Look-ups of ``created_at`` for the upserts (deletes and delete-then-put need none)."""
+    keys: dict[str, list[tuple[str, Sequence[int]]]] = {}
     for write in writes:
         if write.put.encoded is not None and not write.deleted_first:
-            by_partition.setdefault(write.put.partition, []).append(write)
+            keys.setdefault(write.put.partition, []).append((write.put.key, write.op_indices))
+    return _lookups(keys, replica_group)
+
+
+def _lookups(
+    keys: dict[str, list[tuple[str, Sequence[int]]]], replica_group: ReplicaGroup
+) -> list[CreatedAtReader]:
+    """One look-up per partition, except that partitions written with exactly the same keys and
+    stored on the same replicas share one (``namespace IN ? AND key IN ?`` then asks for exactly
+    the rows written: the common agent-memory call writes one key, such as a profile or a
+    thread's state, in many namespaces). At most ``MAX_KEYS_PER_LOOKUP`` rows per look-up.
+    ``keys`` maps each partition to its (key, op indices) pairs."""
     lookups = []
-    for partition, group in by_partition.items():
-        for start in range(0, len(group), MAX_KEYS_PER_LOOKUP):
-            chunk = group[start : start + MAX_KEYS_PER_LOOKUP]
-            indices = tuple(i for w in chunk for i in w.op_indices)
-            lookups.append(CreatedAtReader(partition, [w.put.key for w in chunk], indices))
+    sharing: dict[tuple[Hashable, tuple[str, ...]], list[str]] = {}
+    for partition, entries in keys.items():
+        if len(entries) > MAX_KEYS_PER_LOOKUP:
+            for start in range(0, len(entries), MAX_KEYS_PER_LOOKUP):
+                some = entries[start : start + MAX_KEYS_PER_LOOKUP]
+                indices = tuple(i for _, op_indices in some for i in op_indices)
+                lookups.append(CreatedAtReader([partition], [key for key, _ in some], indices))
+            continue
+        same_keys = tuple(sorted(key for key, _ in entries))
+        sharing.setdefault((replica_group(partition), same_keys), []).append(partition)
+    for (_, same_keys), partitions in sharing.items():
+        per_lookup = MAX_KEYS_PER_LOOKUP // len(same_keys)
+        for start in range(0, len(partitions), per_lookup):
+            chunk = partitions[start : start + per_lookup]
+            indices = tuple(i for p in chunk for _, op_indices in keys[p] for i in op_indices)
+            lookups.append(CreatedAtReader(chunk, list(same_keys), indices))
     return lookups
 
 

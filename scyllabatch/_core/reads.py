@@ -109,29 +109,49 @@ class GetReader(Reader):
 
 
 class CreatedAtReader(Reader):
-    """Looks up ``created_at`` of keys about to be written to one partition (exact mode).
+    """Looks up ``created_at`` of keys about to be written (exact mode), in one request.
 
-    One request per partition, ``namespace = ? AND key IN ?``, up to ``MAX_KEYS_PER_LOOKUP``
-    keys: it reads exactly the rows the call writes, never a cross product of partitions and
-    keys. It runs in phase 1, concurrently with the call's other reads.
+    One partition: ``namespace = ? AND key IN ?``. Several partitions, written with exactly the
+    same keys and stored on the same replicas: ``namespace IN ? AND key IN ?``, routed to one of
+    those replicas. Either way the rows asked for are exactly the rows the call writes (the
+    product of those partitions and keys is that set), never a cross product that reads rows
+    nobody asked for; at most ``MAX_KEYS_PER_LOOKUP`` of them. It runs in phase 1, concurrently
+    with the call's other reads.
     """
 
-    def __init__(self, partition: str, keys: list[str], op_indices: tuple[int, ...]) -> None:
-        self.partition = partition
+    def __init__(
+        self, partitions: Sequence[str], keys: list[str], op_indices: tuple[int, ...]
+    ) -> None:
+        self.partitions = list(partitions)
         self.keys = keys
         self.op_indices = op_indices
         self.found: dict[tuple[str, str], int] = {}
 
     def start(self) -> list[Request]:
+        if len(self.partitions) == 1:
+            params: tuple[Any, ...] = (self.partitions[0], self.keys)
+            return [read_request(Statement.SELECT_CREATED, params, self.op_indices)]
         return [
-            read_request(Statement.SELECT_CREATED, (self.partition, self.keys), self.op_indices)
+            Request(
+                queries=(Query(Statement.SELECT_CREATED_IN, (self.partitions, self.keys)),),
+                consistency=Consistency.READ,
+                idempotent=True,
+                op_indices=self.op_indices,
+                routing_key=self.partitions[0].encode("utf-8"),
+            )
         ]
 
     def feed(self, request: Request, page: Rows) -> list[Request]:
-        partition = self.partition
-        for key, created in page.rows:
-            if created is not None:
-                self.found[(partition, key)] = int(created)
+        found = self.found
+        if len(self.partitions) == 1:
+            partition = self.partitions[0]
+            for key, created in page.rows:
+                if created is not None:
+                    found[(partition, key)] = int(created)
+        else:
+            for partition, key, created in page.rows:
+                if created is not None:
+                    found[(partition, key)] = int(created)
         return [request.next_page(page.paging_state)] if page.paging_state else []
 
 

@@ -64,6 +64,7 @@ class Statement(enum.Enum):
     DELETE = "delete"
     SELECT_KEYS = "select_keys"
     SELECT_CREATED = "select_created"
+    SELECT_CREATED_IN = "select_created_in"
     SCAN_PARTITION = "scan_partition"
     REGISTER_NAMESPACE = "register_namespace"
     REGISTER_ROOT = "register_root"
@@ -90,6 +91,7 @@ STATEMENT_OPERATIONS: dict[Statement, tuple[str, str]] = {
     Statement.DELETE: ("DELETE", ITEMS),
     Statement.SELECT_KEYS: ("SELECT", ITEMS),
     Statement.SELECT_CREATED: ("SELECT", ITEMS),
+    Statement.SELECT_CREATED_IN: ("SELECT", ITEMS),
     Statement.SCAN_PARTITION: ("SELECT", ITEMS),
     Statement.PROBE_PARTITION: ("SELECT", ITEMS),
     Statement.REGISTER_NAMESPACE: ("INSERT", NAMESPACES),
@@ -125,6 +127,9 @@ def statement_cql(keyspace: str) -> dict[Statement, str]:
         ),
         Statement.SELECT_CREATED: (
             f"SELECT key, created_at FROM {items} WHERE namespace = ? AND key IN ?"
+        ),
+        Statement.SELECT_CREATED_IN: (
+            f"SELECT namespace, key, created_at FROM {items} WHERE namespace IN ? AND key IN ?"
         ),
         Statement.SCAN_PARTITION: f"SELECT {ITEM_COLUMNS} FROM {items} WHERE namespace = ?",
         Statement.PROBE_PARTITION: f"SELECT key FROM {items} WHERE namespace = ? LIMIT 1",
