@@ -287,11 +287,15 @@ class ClusterBackend(Backend):
     def stop(self, opts: Options) -> int:
         with self.lock():
             running = self.running()
+            # Resume every paused node first: a paused node cannot handle SIGTERM, and a live
+            # node's shutdown can wait on a paused peer (it took 60 s and a SIGKILL).
+            for pids in running.values():
+                for pid in pids:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGCONT)
             for index, pids in sorted(running.items()):
                 for pid in pids:
                     say(f"stopping node {index + 1} ({self.hosts()[index]}), pid {pid} (SIGTERM)")
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGCONT)  # a paused node cannot handle SIGTERM
                     began = time.monotonic()
                     terminate(pid, STOP_TIMEOUT)
                     say(f"pid {pid} ended after {time.monotonic() - began:.1f} s")
