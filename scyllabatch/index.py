@@ -113,7 +113,16 @@ class IndexConfig:
 
     @classmethod
     def coerce(cls, value: IndexConfig | Mapping[str, Any]) -> IndexConfig:
-        """An :class:`IndexConfig` from itself or from LangGraph's ``index`` dict."""
+        """An :class:`IndexConfig` from itself or from a LangGraph ``index`` dict.
+
+        Accepts LangGraph's ``{"dims", "embed", "fields"}`` (plus ``"distance"`` and
+        ``"write_concurrency"``), and the keys ``PostgresStore`` adds, so that its index dict
+        works unchanged: ``"distance_type"`` (``"cosine"``, ``"inner_product"`` or ``"l2"``,
+        the same three measures under Postgres's names) and ``"ann_index_config"`` (pgvector's
+        index tuning: ``vector_type`` ``"vector"`` or ``"halfvec"``, which are stored here as
+        32-bit floats either way, and the HNSW/IVFFlat parameters, which Cassandra's vector
+        index does not take). Binary vectors (``"bit"``, ``"hamming"``) are refused.
+        """
         if isinstance(value, IndexConfig):
             return value
         if not isinstance(value, Mapping):
@@ -122,7 +131,15 @@ class IndexConfig:
                 f"'fields' and 'distance'), got {type(value).__name__}",
                 field="index",
             )
-        known = ("dims", "embed", "fields", "distance", "write_concurrency")
+        known = (
+            "dims",
+            "embed",
+            "fields",
+            "distance",
+            "write_concurrency",
+            "distance_type",
+            "ann_index_config",
+        )
         unknown = sorted(str(k) for k in value if k not in known)
         if unknown:
             raise StoreValidationError(
@@ -132,12 +149,65 @@ class IndexConfig:
         for required in ("dims", "embed"):
             if required not in value:
                 raise _fail(required, "is required")
+        _check_ann_index_config(value.get("ann_index_config"))
         return cls(
             dims=value["dims"],
             embed=value["embed"],
             fields=("$",) if value.get("fields") is None else value["fields"],
-            distance=value.get("distance", "cosine"),
+            distance=_distance_of(value),
             write_concurrency=value.get("write_concurrency", 2),
+        )
+
+
+#: PostgresStore's ``distance_type`` names for the same measures.
+_POSTGRES_DISTANCES: dict[str, Distance] = {
+    "cosine": "cosine",
+    "inner_product": "dot_product",
+    "l2": "euclidean",
+}
+#: pgvector storage types whose vectors are floats (``bit`` is binary).
+_FLOAT_VECTOR_TYPES = ("vector", "halfvec")
+#: pgvector index tuning keys, accepted and not used (Cassandra's vector index takes none).
+_ANN_TUNING_KEYS = ("kind", "m", "ef_construction", "nlist")
+
+
+def _distance_of(value: Mapping[str, Any]) -> Any:
+    """``distance``, or PostgresStore's ``distance_type`` under its name here; not both."""
+    if "distance_type" not in value:
+        return value.get("distance", "cosine")
+    if "distance" in value:
+        raise StoreValidationError(
+            "index has both 'distance' and 'distance_type' (PostgresStore's name for it); give one",
+            field="index.distance_type",
+        )
+    given = value["distance_type"]
+    if given not in _POSTGRES_DISTANCES:
+        raise _fail(
+            "distance_type",
+            f"{given!r} is not supported; use one of {list(_POSTGRES_DISTANCES)} (or "
+            f"'distance': one of {list(DISTANCES)})",
+        )
+    return _POSTGRES_DISTANCES[given]
+
+
+def _check_ann_index_config(ann: Any) -> None:
+    """PostgresStore's ``ann_index_config``: float vectors only; tuning keys are not used."""
+    if ann is None:
+        return
+    if not isinstance(ann, Mapping):
+        raise _fail("ann_index_config", f"must be a dict, got {type(ann).__name__}")
+    unknown = sorted(str(k) for k in ann if k != "vector_type" and k not in _ANN_TUNING_KEYS)
+    if unknown:
+        raise _fail(
+            "ann_index_config",
+            f"has unknown keys {unknown}; use vector_type, {', '.join(_ANN_TUNING_KEYS)}",
+        )
+    vector_type = ann.get("vector_type", "vector")
+    if vector_type not in _FLOAT_VECTOR_TYPES:
+        raise _fail(
+            "ann_index_config",
+            f"vector_type {vector_type!r} is not supported: vectors are stored as 32-bit floats "
+            f"(use one of {list(_FLOAT_VECTOR_TYPES)})",
         )
 
 

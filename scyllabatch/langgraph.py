@@ -97,6 +97,18 @@ def _convert(result: Any) -> Any:
     return result
 
 
+def _langgraph_index_config(config: IndexConfig | None) -> dict[str, Any] | None:
+    """``config`` as the dict LangGraph's stores keep in ``index_config``."""
+    if config is None:
+        return None
+    return {
+        "dims": config.dims,
+        "embed": config.embed,
+        "fields": list(config.fields),
+        "distance": config.distance,
+    }
+
+
 def _check_labels(namespace: Any, what: str = "namespace") -> None:
     """LangGraph's label rules for the helpers; other shapes are left to the store's validation."""
     if not isinstance(namespace, (tuple, list)):
@@ -400,8 +412,10 @@ class ScyllaBatchStore(BaseStore):
                 if store is not None:
                     store._use_index(index)
         given = [s.config.index_config for s in (sync, async_) if s is not None]
-        #: The index config of the stores (semantic search), or ``None``.
-        self.index_config: IndexConfig | None = given[0] if given else None
+        #: The index config of the stores (semantic search) in LangGraph's form, as its stores
+        #: expose it: a dict with ``dims``, ``embed``, ``fields`` (and ``distance``); ``None``
+        #: without one. The stores' own ``config.index_config`` is the :class:`IndexConfig`.
+        self.index_config: dict[str, Any] | None = _langgraph_index_config(given[0])
         self.ttl_config: TTLConfig | None = _checked_ttl_config(ttl)
         self._loop = _running_loop() if async_ is not None else None
         self._coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Coalescer] = (

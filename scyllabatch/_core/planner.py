@@ -179,7 +179,7 @@ def plan_call(
         if isinstance(op, GetRead):
             gets_by_partition.setdefault(op.partition, []).append(op)
         elif isinstance(op, SearchRead):
-            if index is not None and op.query is not None:
+            if index is not None and op.query:  # "" is no query, as in LangGraph's stores
                 plan.searches.append(VectorSearchReader(op, codec, page_size, index))
             else:
                 plan.searches.append(SearchReader(op, codec, page_size))

@@ -340,6 +340,13 @@ class VectorSearchReader(Reader):
 
     Keeps, per namespace, the similarities of its candidates and, overall, the matching items
     found (at most ``offset + limit`` per namespace are ever needed).
+
+    When fewer than ``offset + limit`` items with vectors match, the page is filled with
+    matching items that have no vector (put with ``index=False``, without text at the paths, or
+    before the store had an index config), unscored, after the scored ones, as LangGraph's
+    in-memory store does. They come from the namespaces whose nearest-neighbour query returned
+    every vector of the partition (so an item absent from its answer has none), read one
+    namespace at a time in namespace then key order, and the reading stops once enough are found.
     """
 
     def __init__(self, op: SearchRead, codec: Any, page_size: int, index: IndexConfig) -> None:
@@ -358,11 +365,19 @@ class VectorSearchReader(Reader):
         # (-score, partition, key, row, value): every matching item found
         self.found: list[tuple[float, str, str, Any, Any]] = []
         self.nearest_requests = 0
+        self.page_size = page_size
+        self.registry_pending = 0  # registry requests sent and not yet answered
+        self.filling = False
+        self.to_fill: deque[_Namespace] = deque()  # namespaces the fill has still to read
+        # (partition, row, value) of matching items without a vector, in namespace, key order
+        self.unscored: list[tuple[str, Any, Any]] = []
 
     def start(self) -> list[Request]:
         if self.op.limit == 0:
             return []
-        return self.walk.start()
+        requests = self.walk.start()
+        self.registry_pending = len(requests)
+        return requests
 
     def feed(self, request: Request, page: Rows) -> list[Request]:
         statement = request.queries[0].statement
@@ -376,9 +391,12 @@ class VectorSearchReader(Reader):
                 self.namespaces[partition].pending -= 1
                 follow.extend(self._settle(self.namespaces[partition]))
             return follow
+        if statement is Statement.SCAN_PARTITION:
+            return self._fill_page(request, page)
         follow, found = self.walk.feed(request, page)
+        self.registry_pending += len(follow) - 1
         self.queued.extend(found)
-        return follow + self._launch()
+        return follow + self._launch() or self._fill()
 
     def _nearest(self, namespace: _Namespace) -> Request:
         assert self.vector is not None, "the query was not embedded"
@@ -461,15 +479,75 @@ class VectorSearchReader(Reader):
             namespace.limit = min(MAX_NEAREST, namespace.limit * DEEPEN_FACTOR)
             return [self._nearest(namespace)]
         self.active -= 1
-        return self._launch()
+        return self._launch() or self._fill()
+
+    # -- items without a vector -----------------------------------------------------------------
+
+    def _fill(self) -> list[Request]:
+        """Once every namespace is settled: start reading items without a vector, if needed."""
+        if self.filling or self.registry_pending or self.queued or self.active:
+            return []
+        self.filling = True
+        if len(self.found) >= self.keep:
+            return []
+        # A namespace whose query came back short returned all its vectors: an item missing
+        # from the answer has none. One that hit the server's limit may hold unreturned vectors.
+        self.to_fill.extend(
+            sorted(
+                (n for n in self.namespaces.values() if n.returned < n.limit),
+                key=lambda n: n.partition,
+            )
+        )
+        return self._scan_next()
+
+    def _scan_next(self) -> list[Request]:
+        if not self.to_fill or len(self.found) + len(self.unscored) >= self.keep:
+            return []
+        namespace = self.to_fill[0]
+        needed = self.keep - len(self.found) - len(self.unscored)
+        # Without a filter the first page holds every item needed (if the partition has them):
+        # the items with vectors it skips are at most those the nearest query returned.
+        fetch = min(self.page_size, needed + len(namespace.best))
+        return [
+            read_request(
+                Statement.SCAN_PARTITION, (namespace.partition,), (self.op.index,), max(fetch, 1)
+            )
+        ]
+
+    def _fill_page(self, request: Request, page: Rows) -> list[Request]:
+        namespace = self.to_fill[0]
+        needed = self.keep - len(self.found) - len(self.unscored)
+        rows = [row for row in page.rows if row[1] is not None and row[0] not in namespace.best]
+        if rows and needed > 0:
+            labels = namespace_of(namespace.partition)
+            values = decode_values(
+                self.codec, [StoredRow.from_row(labels, namespace.partition, r) for r in rows]
+            )
+            conditions = self.op.conditions
+            for row, value in zip(rows, values, strict=True):
+                if conditions and not (isinstance(value, dict) and matches(value, conditions)):
+                    continue
+                self.unscored.append((namespace.partition, row, value))
+                if len(self.found) + len(self.unscored) >= self.keep:
+                    break
+        if len(self.found) + len(self.unscored) >= self.keep:
+            return []
+        if page.paging_state:
+            return [request.next_page(page.paging_state)]
+        self.to_fill.popleft()
+        return self._scan_next()
 
     def results(self) -> tuple[list[SearchItem], list[StoredRow]]:
-        """The page of results (nearest first) and their stored rows (for TTL refresh)."""
+        """The page of results (nearest first, then unscored) and their stored rows."""
         ranked = heapq.nsmallest(self.keep, self.found, key=_rank)
-        chosen = ranked[self.op.offset : self.keep]
+        chosen: list[tuple[float | None, str, Any, Any]] = [
+            (-negative_score, partition, row, value)
+            for negative_score, partition, _key, row, value in ranked
+        ]
+        chosen.extend((None, partition, row, value) for partition, row, value in self.unscored)
         items = []
         rows = []
-        for negative_score, partition, _key, row, value in chosen:
+        for item_score, partition, row, value in chosen[self.op.offset : self.keep]:
             stored = StoredRow.from_row(namespace_of(partition), partition, row)
             rows.append(stored)
             items.append(
@@ -479,7 +557,7 @@ class VectorSearchReader(Reader):
                     value=value,
                     created_at=from_micros(stored.created_us),
                     updated_at=from_micros(stored.updated_us),
-                    score=-negative_score,
+                    score=item_score,
                 )
             )
         return items, rows

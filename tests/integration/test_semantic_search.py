@@ -146,6 +146,54 @@ async def test_updates_deletes_and_index_override(
     assert (await facade.search(ns, query="two words", limit=1))[0].key == "k1"
 
 
+async def test_items_without_vectors_fill_the_page_unscored_after_the_scored_ones(
+    indexed: tuple[Facade, HashEmbeddings],
+) -> None:
+    facade, _ = indexed
+    await facade.batch(
+        [PutOp(("f",), f"k{i}", {"text": FRUIT[i], "kind": "fruit"}) for i in range(3)]
+        + [PutOp(("f",), f"n{i}", {"text": "red", "kind": "plain"}, index=False) for i in range(3)]
+        + [PutOp(("f", "sub"), "s0", {"text": "red apple", "kind": "sub"}, index=False)]
+    )
+    await facade.batch(  # many items without vectors: a search must not read them all
+        [PutOp(("f",), f"z{i:03}", {"kind": "plain"}, index=False) for i in range(200)]
+    )
+    scored = [h.key for h in await facade.search(("f",), query="red apple", limit=3)]
+    assert sorted(scored) == ["k0", "k1", "k2"]
+
+    hits = await facade.search(("f",), query="red apple", limit=10)
+    # the scored ones first, then unscored ones in namespace then key order
+    assert [h.key for h in hits] == [*scored, "n0", "n1", "n2", "z000", "z001", "z002", "z003"]
+    assert [h.score is None for h in hits] == [False] * 3 + [True] * 7
+    pages = [
+        await facade.search(("f",), query="red apple", limit=2, offset=offset)
+        for offset in range(0, 10, 2)
+    ]
+    assert [h.key for page in pages for h in page] == [h.key for h in hits]
+
+    facade.store.reset_metrics()
+    assert [h.key for h in await facade.search(("f",), query="red apple", limit=4)] == [
+        *scored,
+        "n0",
+    ]
+    rows_read = facade.store.get_metrics()["batch_stats"]["rows_read"]
+    print(f"\nquery search filling 1 of 4 from a namespace of 206 items: {rows_read} rows read")
+    assert rows_read < 30  # registry, 3 vectors, 3 items, then 4 rows of the first scan page
+
+    only_sub = await facade.search(("f",), query="red apple", filter={"kind": "sub"})
+    assert [(h.namespace, h.key, h.score) for h in only_sub] == [(("f", "sub"), "s0", None)]
+
+
+async def test_empty_query_is_a_plain_search(indexed: tuple[Facade, HashEmbeddings]) -> None:
+    facade, embed = indexed
+    await facade.batch([PutOp(("e",), f"k{i}", {"text": t}) for i, t in enumerate(FRUIT[:3])])
+    calls = len(embed.calls)
+    hits = await facade.search(("e",), query="", limit=10)
+    assert sorted(h.key for h in hits) == ["k0", "k1", "k2"]
+    assert all(h.score is None for h in hits)
+    assert len(embed.calls) == calls  # nothing embedded: "" is no query, as in LangGraph
+
+
 async def test_wildcard_fields_store_one_vector_per_text(cql_session: Any, keyspace: str) -> None:
     embed = HashEmbeddings(DIMS)
     store = Store(
@@ -421,7 +469,8 @@ def test_langgraph_adapter_search_by_query(cql_session: Any, keyspace: str) -> N
     filtered = memory.search(("users", "ann"), query="red apple", filter={"i": {"$gt": 0}}, limit=2)
     assert [h.key for h in filtered] == ["m6", "m1"]
     assert memory.index_config is not None
-    assert memory.index_config.dims == DIMS
+    assert memory.index_config["dims"] == DIMS
+    assert memory.index_config["embed"] is embed
 
     async def through_async() -> list[Any]:
         return await memory.asearch(("users",), query="blue ocean", limit=2)

@@ -126,6 +126,33 @@ def test_index_config_from_langgraph_dicts_and_errors() -> None:
         assert info.value.field == field, index
 
 
+def test_index_config_accepts_postgres_stores_dict() -> None:
+    config = IndexConfig.coerce(
+        {
+            "dims": 3,
+            "embed": embed_words,
+            "fields": None,
+            "distance_type": "inner_product",
+            "ann_index_config": {"kind": "hnsw", "vector_type": "halfvec", "m": 16},
+        }
+    )
+    assert config == IndexConfig(dims=3, embed=embed_words, distance="dot_product")
+    for postgres, ours in (("cosine", "cosine"), ("l2", "euclidean")):
+        given = {"dims": 3, "embed": embed_words, "distance_type": postgres}
+        assert IndexConfig.coerce(given).distance == ours
+    problems: list[tuple[dict[str, Any], str, str]] = [
+        ({"distance_type": "hamming"}, "index.distance_type", "'hamming' is not supported"),
+        ({"distance_type": "l2", "distance": "euclidean"}, "index.distance_type", "give one"),
+        ({"ann_index_config": {"vector_type": "bit"}}, "index.ann_index_config", "32-bit"),
+        ({"ann_index_config": {"lists": 3}}, "index.ann_index_config", "unknown keys"),
+        ({"ann_index_config": "hnsw"}, "index.ann_index_config", "must be a dict"),
+    ]
+    for extra, field, message in problems:
+        with pytest.raises(StoreValidationError, match=message) as info:
+            IndexConfig.coerce({"dims": 3, "embed": embed_words, **extra})
+        assert info.value.field == field, extra
+
+
 class WordEmbeddings:
     """LangChain's Embeddings interface, duck-typed, with async twins."""
 
@@ -371,6 +398,49 @@ def test_reader_merges_namespaces_and_pages_by_offset() -> None:
     assert [i.key for i in found] == ["t.a-1", "t.b-1", "t.a-2"]  # ranks 2 to 4 of 5
     assert [i.namespace for i in found] == [("t", "a"), ("t", "b"), ("t", "a")]
     assert reader_for(SearchOp(("t",), limit=800, query="q")).first_limit == MAX_NEAREST
+
+
+def test_reader_fills_the_page_with_items_without_vectors_after_the_scored_ones() -> None:
+    reader = reader_for(SearchOp(("t",), filter={"keep": True}, limit=3, offset=1, query="q"))
+    [registry] = reader.start()
+    [nearest] = reader.feed(registry, Rows(rows=[("t.a",)]))
+    rows = [("k0", "text", 0.9), ("k1", "text", 0.8)]  # 2 of k=10: every vector of t.a
+    [lookup] = reader.feed(nearest, Rows(rows=rows))
+    items = [item_row("k0", {"keep": True}), item_row("k1", {"keep": True})]
+    # 2 scored of offset + limit = 4: read t.a for items without a vector
+    [scan] = reader.feed(lookup, Rows(rows=items))
+    assert scan.queries[0].statement is Statement.SCAN_PARTITION
+    assert scan.queries[0].params == ("t.a",)
+    assert scan.fetch_size == 4  # the 2 still needed and the 2 with vectors it will skip
+    first = [item_row(k, {"keep": k != "k3"}) for k in ("k0", "k1", "k2", "k3")]
+    [next_page] = reader.feed(scan, Rows(rows=first, paging_state=b"p"))
+    assert next_page.paging_state == b"p"
+    last = [item_row(k, {"keep": True}) for k in ("k4", "k5")]
+    assert reader.feed(next_page, Rows(rows=last)) == []  # k4 completes the page: stop there
+    found, stored = reader.results()
+    assert [(i.key, i.score) for i in found] == [
+        ("k1", pytest.approx(2 * 0.8 - 1)),
+        ("k2", None),
+        ("k4", None),
+    ]
+    assert [row.key for row in stored] == ["k1", "k2", "k4"]
+
+
+def test_reader_does_not_fill_from_a_namespace_that_may_hold_unreturned_vectors() -> None:
+    reader = reader_for(SearchOp(("t",), filter={"keep": True}, limit=2, query="q"))
+    reader.first_limit = MAX_NEAREST
+    [registry] = reader.start()
+    [nearest] = reader.feed(registry, Rows(rows=[("t.a",)]))
+    rows = [(f"k{i}", "text", 0.9) for i in range(MAX_NEAREST)]  # the server's most: maybe more
+    lookups = reader.feed(nearest, Rows(rows=rows))
+    follow = [
+        reader.feed(lookup, Rows(rows=[item_row(key, {"keep": key == "k0"}) for key in keys]))
+        for lookup in lookups
+        for keys in [lookup.queries[0].params[1]]
+    ]
+    assert follow == [[]] * len(lookups)  # one match of 2, yet no scan: k1000... may have vectors
+    found, _ = reader.results()
+    assert [(i.key, i.score is not None) for i in found] == [("k0", True)]
 
 
 def test_reader_with_limit_zero_sends_nothing() -> None:
