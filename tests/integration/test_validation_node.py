@@ -28,7 +28,7 @@ from scyllabatch.config import RESERVED_WORDS
 from tests.conftest import async_wait_until
 from tests.integration.conftest import Facade
 from tests.integration.counting import CountingSession, stored_rows
-from tests.lifetime import ATTEMPTS
+from tests.lifetime import TRY_FOR, tries
 
 NS = ("users", "alice")
 
@@ -213,7 +213,7 @@ async def test_a_one_second_ttl_keeps_the_item_for_a_full_second_then_expires(
     # came back before one second had passed since the put was *called*; counting from the
     # put's return would charge the reply's trip (milliseconds on a loaded machine) to the TTL.
     # A try in which the machine stalled past that second proves nothing and is done again.
-    for _ in range(ATTEMPTS):
+    for _ in tries():
         called = time.monotonic()
         await facade.put(ns, "k", {"v": 1}, ttl=1 / 60)
         stored = cql_session.execute(query).one()
@@ -232,7 +232,7 @@ async def test_a_one_second_ttl_keeps_the_item_for_a_full_second_then_expires(
         if reads_inside_the_second:
             break
     else:
-        pytest.fail(f"no read came back within a second of the put in {ATTEMPTS} tries")
+        pytest.fail(f"no read came back within a second of the put in {TRY_FOR:.0f} s of tries")
 
     async def expired() -> bool:
         return await facade.get(ns, "k", refresh_ttl=False) is None
@@ -256,7 +256,7 @@ async def test_reads_with_refresh_keep_a_short_ttl_item_alive_with_the_same_ttl(
     # could not explain. A stall that lets the item expire between two reads breaks the chain
     # without proving anything: the try starts again.
     kept_alive = False
-    for _ in range(ATTEMPTS):
+    for _ in tries():
         kept_from = time.monotonic()
         await facade.put(ns, "k", {"v": 1}, ttl=1 / 60)
         put_returned = time.monotonic()
@@ -285,7 +285,7 @@ async def test_reads_with_refresh_keep_a_short_ttl_item_alive_with_the_same_ttl(
         if kept_alive:
             break
     else:
-        pytest.fail(f"reads never kept the item alive past its TTL in {ATTEMPTS} tries")
+        pytest.fail(f"reads never kept the item alive past its TTL in {TRY_FOR:.0f} s of tries")
 
     async def expired() -> bool:
         return await facade.get(ns, "k", refresh_ttl=False) is None
