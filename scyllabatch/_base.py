@@ -263,9 +263,13 @@ class StoreBase(Observed):
         self, iteration: SearchIteration, *, turns: bool = False
     ) -> Generator[WaitCommand | Found, Any, None]:
         """Walk an iteration: yields its waits, like :meth:`_call`, and each :class:`Found` page
-        for the facade to hand out (it sends back ``None``)."""
-        yield from self._statement_ids()
-        yield from self._drive(iteration.flow(), _driver.DEFAULT_CALL, turns)
+        for the facade to hand out (it sends back ``None``). Its requests, rows and retries
+        are added to the store's metrics when it ends, also when the caller stops early."""
+        try:
+            yield from self._statement_ids()
+            yield from self._drive(iteration.flow(), _driver.DEFAULT_CALL, turns)
+        finally:
+            self._metrics.record_requests(iteration.context.stats)
 
     # -- what calls and iterations share ------------------------------------------------------
 

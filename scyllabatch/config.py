@@ -90,7 +90,8 @@ class CreatedAtMode(str, enum.Enum):
 
     ``EXACT`` (the default): ``created_at`` is the time of the first write since the key was last
     deleted (or expired). Cells are last-write-wins, so this needs a read before the write: one
-    ``SELECT key, created_at ... WHERE namespace = ? AND key IN ?`` per partition written,
+    ``SELECT key, created_at ... WHERE namespace = ? AND key IN ?`` per partition written (or one
+    ``namespace IN ?`` look-up per 25 partitions written with the same keys on the same replicas),
     concurrently with the call's other reads. ``WRITE_ONLY``: no read; every put sets
     ``created_at`` to its own write time (as LangGraph's ``InMemoryStore`` does). For ingestion,
     caches and events, where the extra read costs more than the field is worth.

@@ -79,17 +79,26 @@ class Metrics:
                 self.failed_batches += 1
                 self.errors_by_class[type(error).__name__] += 1
             if call is not None:
-                self.logged_batches += call.logged_batches
-                self.unlogged_batches += call.unlogged_batches
-                self.single_writes += call.single_writes
-                self.counter_requests += call.counter_requests
-                self.conditional_requests += call.conditional_requests
-                self.internal_writes += call.internal_writes
-                self.read_requests += call.read_requests
-                self.write_requests += call.write_requests
-                self.retries += call.retries
-                self.rows_read += call.rows_read
-                self.server_errors_by_kind.update(call.error_kinds)
+                self._add_requests(call)
+
+    def record_requests(self, call: CallStats) -> None:
+        """Record the requests of work that is not a ``batch()`` call (an ``iter_search``)."""
+        with self._lock:
+            self._add_requests(call)
+
+    def _add_requests(self, call: CallStats) -> None:
+        """Add a call's request counts; the caller holds the lock."""
+        self.logged_batches += call.logged_batches
+        self.unlogged_batches += call.unlogged_batches
+        self.single_writes += call.single_writes
+        self.counter_requests += call.counter_requests
+        self.conditional_requests += call.conditional_requests
+        self.internal_writes += call.internal_writes
+        self.read_requests += call.read_requests
+        self.write_requests += call.write_requests
+        self.retries += call.retries
+        self.rows_read += call.rows_read
+        self.server_errors_by_kind.update(call.error_kinds)
 
     def snapshot(self) -> dict[str, Any]:
         """A consistent copy of every metric.
@@ -108,9 +117,9 @@ class Metrics:
           - ``failed_batches``: calls that raised; ``retries``: requests re-sent.
           - ``latency_ms_p50/p95/p99/max/mean``: wall time per call in milliseconds, from the
             start of validation to the result or the error (failed calls included).
-          - ``read_requests`` / ``write_requests`` / ``rows_read``: requests and rows on the wire
-            (``write_requests`` counts the caller's writes only); ``internal_writes``: TTL
-            refreshes and namespace-registry writes.
+          - ``read_requests`` / ``write_requests`` / ``rows_read``: requests and rows on the wire,
+            ``iter_search`` pages included (``write_requests`` counts the caller's writes only);
+            ``internal_writes``: TTL refreshes and namespace-registry writes.
           - ``ops_by_type``: ops per kind; ``errors_by_class``: raised errors per class;
             ``server_errors_by_kind``: every failed request (retried or not) per kind.
         """

@@ -8,14 +8,15 @@ module's docstring says everything else.
 
     .venv/bin/python tools/dbnode.py start|status|logs|stop [--nodes 3 ...]
 
-The module is loaded from its file, not imported through the package: it needs only the standard
+The module and its private parts (``scyllabatch/testing/_node_*.py``) are loaded from their files
+as a package of their own, not imported through ``scyllabatch``: they need only the standard
 library, so ``python3 tools/dbnode.py stop`` works without the virtualenv (``make node-stop``
 relies on that), and nothing of scyllabatch or the driver is imported for it.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -25,19 +26,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_node_module() -> ModuleType:
-    """``scyllabatch/testing/node.py`` of this checkout, as a module of its own."""
-    name = "scyllabatch_testing_node"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, REPO_ROOT / "scyllabatch" / "testing" / "node.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
+    """``scyllabatch/testing/node.py`` of this checkout, with its parts, as a package of its own."""
+    package = "scyllabatch_testing_standalone"
+    if package not in sys.modules:
+        # A bare package on the directory: node.py's relative imports find its sibling files,
+        # and `scyllabatch/__init__.py` (which imports the driver) never runs.
+        module = ModuleType(package)
+        module.__path__ = [str(REPO_ROOT / "scyllabatch" / "testing")]
+        sys.modules[package] = module
+    return importlib.import_module(f"{package}.node")
 
 
 node = load_node_module()

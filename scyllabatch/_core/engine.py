@@ -227,15 +227,16 @@ def run_call(plan: CallPlan, ctx: CallContext) -> Engine:
         stored = get_reader.stored()
         found = list(stored.values())
         decoded = decode_values(ctx.codec, found)
-        values = {row.key: value for row, value in zip(found, decoded, strict=True)}
+        values = dict(zip(stored, decoded, strict=True))
         for get in get_reader.gets:
-            row = stored.get(get.key)
+            slot = (get.partition, get.key)
+            row = stored.get(slot)
             if row is None:
                 continue
             results[get.index] = Item(
                 namespace=get.namespace,
                 key=row.key,
-                value=values[row.key],
+                value=values[slot],
                 created_at=from_micros(row.created_us),
                 updated_at=from_micros(row.updated_us),
             )

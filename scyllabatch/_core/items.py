@@ -14,8 +14,9 @@ def from_micros(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
-# Positions in a row of ``schema.ITEM_COLUMNS``: key, value, created_at, updated_at, ttl, writetime.
-KEY, VALUE, CREATED_AT, UPDATED_AT, TTL, WRITETIME = range(6)
+# Positions in a row of ``schema.ITEM_COLUMNS``: key, value, created_at, updated_at, ttl, writetime;
+# reads of several partitions add the partition (the namespace's text) after them.
+KEY, VALUE, CREATED_AT, UPDATED_AT, TTL, WRITETIME, PARTITION = range(7)
 
 
 def updated_us(row: Any) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 from scyllabatch._codec_errors import DecodeError
 from scyllabatch._core.filters import matches
-from scyllabatch._core.items import KEY, VALUE, StoredRow, from_micros, updated_us
+from scyllabatch._core.items import KEY, PARTITION, VALUE, StoredRow, from_micros, updated_us
 from scyllabatch._core.requests import Consistency, Query, Request, Rows
 from scyllabatch._core.schema import ROOT_BUCKETS, Statement
 from scyllabatch._core.speedups import Codec
@@ -72,66 +72,105 @@ class Reader:
         raise NotImplementedError
 
 
+def shared_read(
+    statement: Statement, partitions: list[str], keys: list[str], op_indices: tuple[int, ...]
+) -> Request:
+    """One read of the same ``keys`` in several ``partitions`` stored on the same replicas
+    (``namespace IN ? AND key IN ?``), routed to those replicas by the first partition."""
+    return Request(
+        queries=(Query(statement, (partitions, keys)),),
+        consistency=Consistency.READ,
+        idempotent=True,
+        op_indices=op_indices,
+        routing_key=partitions[0].encode("utf-8"),
+    )
+
+
 class GetReader(Reader):
-    """Serves the ``GetOp`` s of one partition: ``key IN ?``, up to ``MAX_KEYS_PER_LOOKUP`` keys
-    per request."""
+    """Serves ``GetOp`` s: those of one partition (``key IN ?``, up to ``MAX_KEYS_PER_LOOKUP``
+    keys per request), or those of several partitions asking for exactly the same keys and stored
+    on the same replicas (one ``namespace IN ? AND key IN ?`` request of at most
+    ``MAX_KEYS_PER_LOOKUP`` rows; the planner forms such groups)."""
 
     def __init__(self, gets: Sequence[GetRead]) -> None:
-        first = gets[0]
         self.gets = gets
-        self.namespace = first.namespace
-        self.partition = first.partition
+        self.namespaces = {g.partition: g.namespace for g in gets}
+        self.partitions = list(self.namespaces)
         self.keys = list(dict.fromkeys(g.key for g in gets))
         self.op_indices = tuple(g.index for g in gets)
-        self.rows: dict[str, Any] = {}
+        self.rows: dict[tuple[str, str], Any] = {}
 
     def start(self) -> list[Request]:
+        if len(self.partitions) > 1:
+            return [
+                shared_read(Statement.SELECT_KEYS_IN, self.partitions, self.keys, self.op_indices)
+            ]
         return [
             read_request(
                 Statement.SELECT_KEYS,
-                (self.partition, self.keys[i : i + MAX_KEYS_PER_LOOKUP]),
+                (self.partitions[0], self.keys[i : i + MAX_KEYS_PER_LOOKUP]),
                 self.op_indices,
             )
             for i in range(0, len(self.keys), MAX_KEYS_PER_LOOKUP)
         ]
 
     def feed(self, request: Request, page: Rows) -> list[Request]:
-        for row in page.rows:
-            self.rows[row[KEY]] = row
+        rows = self.rows
+        if len(self.partitions) > 1:
+            for row in page.rows:
+                rows[(row[PARTITION], row[KEY])] = row
+        else:
+            partition = self.partitions[0]
+            for row in page.rows:
+                rows[(partition, row[KEY])] = row
         return [request.next_page(page.paging_state)] if page.paging_state else []
 
-    def stored(self) -> dict[str, StoredRow]:
-        """Every found row, by key."""
+    def stored(self) -> dict[tuple[str, str], StoredRow]:
+        """Every found row, by (partition, key)."""
         return {
-            key: StoredRow.from_row(self.namespace, self.partition, row)
-            for key, row in self.rows.items()
+            (partition, key): StoredRow.from_row(self.namespaces[partition], partition, row)
+            for (partition, key), row in self.rows.items()
         }
 
 
 class CreatedAtReader(Reader):
-    """Looks up ``created_at`` of keys about to be written to one partition (exact mode).
+    """Looks up ``created_at`` of keys about to be written (exact mode), in one request.
 
-    One request per partition, ``namespace = ? AND key IN ?``, up to ``MAX_KEYS_PER_LOOKUP``
-    keys: it reads exactly the rows the call writes, never a cross product of partitions and
-    keys. It runs in phase 1, concurrently with the call's other reads.
+    One partition: ``namespace = ? AND key IN ?``. Several partitions, written with exactly the
+    same keys and stored on the same replicas: ``namespace IN ? AND key IN ?``, routed to one of
+    those replicas. Either way the rows asked for are exactly the rows the call writes (the
+    product of those partitions and keys is that set), never a cross product that reads rows
+    nobody asked for; at most ``MAX_KEYS_PER_LOOKUP`` of them. It runs in phase 1, concurrently
+    with the call's other reads.
     """
 
-    def __init__(self, partition: str, keys: list[str], op_indices: tuple[int, ...]) -> None:
-        self.partition = partition
+    def __init__(
+        self, partitions: Sequence[str], keys: list[str], op_indices: tuple[int, ...]
+    ) -> None:
+        self.partitions = list(partitions)
         self.keys = keys
         self.op_indices = op_indices
         self.found: dict[tuple[str, str], int] = {}
 
     def start(self) -> list[Request]:
+        if len(self.partitions) == 1:
+            params: tuple[Any, ...] = (self.partitions[0], self.keys)
+            return [read_request(Statement.SELECT_CREATED, params, self.op_indices)]
         return [
-            read_request(Statement.SELECT_CREATED, (self.partition, self.keys), self.op_indices)
+            shared_read(Statement.SELECT_CREATED_IN, self.partitions, self.keys, self.op_indices)
         ]
 
     def feed(self, request: Request, page: Rows) -> list[Request]:
-        partition = self.partition
-        for key, created in page.rows:
-            if created is not None:
-                self.found[(partition, key)] = int(created)
+        found = self.found
+        if len(self.partitions) == 1:
+            partition = self.partitions[0]
+            for key, created in page.rows:
+                if created is not None:
+                    found[(partition, key)] = int(created)
+        else:
+            for partition, key, created in page.rows:
+                if created is not None:
+                    found[(partition, key)] = int(created)
         return [request.next_page(page.paging_state)] if page.paging_state else []
 
 

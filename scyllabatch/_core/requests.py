@@ -72,6 +72,9 @@ class Request:
     encoded: EncodedStatements | None = None
     counter: bool = False
     conditional: bool = False
+    routing_key: bytes | None = None
+    """The partition key to route by, where the driver cannot tell it from the values (a read
+    of several partitions stored on the same replicas)."""
 
     @property
     def is_write(self) -> bool:
@@ -88,6 +91,7 @@ class Request:
             batch_type=self.batch_type,
             paging_state=paging_state,
             fetch_size=self.fetch_size,
+            routing_key=self.routing_key,
         )
 
 

@@ -63,7 +63,9 @@ class Statement(enum.Enum):
     UPSERT = "upsert"
     DELETE = "delete"
     SELECT_KEYS = "select_keys"
+    SELECT_KEYS_IN = "select_keys_in"
     SELECT_CREATED = "select_created"
+    SELECT_CREATED_IN = "select_created_in"
     SCAN_PARTITION = "scan_partition"
     REGISTER_NAMESPACE = "register_namespace"
     REGISTER_ROOT = "register_root"
@@ -89,7 +91,9 @@ STATEMENT_OPERATIONS: dict[Statement, tuple[str, str]] = {
     Statement.UPSERT: ("INSERT", ITEMS),
     Statement.DELETE: ("DELETE", ITEMS),
     Statement.SELECT_KEYS: ("SELECT", ITEMS),
+    Statement.SELECT_KEYS_IN: ("SELECT", ITEMS),
     Statement.SELECT_CREATED: ("SELECT", ITEMS),
+    Statement.SELECT_CREATED_IN: ("SELECT", ITEMS),
     Statement.SCAN_PARTITION: ("SELECT", ITEMS),
     Statement.PROBE_PARTITION: ("SELECT", ITEMS),
     Statement.REGISTER_NAMESPACE: ("INSERT", NAMESPACES),
@@ -123,8 +127,14 @@ def statement_cql(keyspace: str) -> dict[Statement, str]:
         Statement.SELECT_KEYS: (
             f"SELECT {ITEM_COLUMNS} FROM {items} WHERE namespace = ? AND key IN ?"
         ),
+        Statement.SELECT_KEYS_IN: (
+            f"SELECT {ITEM_COLUMNS}, namespace FROM {items} WHERE namespace IN ? AND key IN ?"
+        ),
         Statement.SELECT_CREATED: (
             f"SELECT key, created_at FROM {items} WHERE namespace = ? AND key IN ?"
+        ),
+        Statement.SELECT_CREATED_IN: (
+            f"SELECT namespace, key, created_at FROM {items} WHERE namespace IN ? AND key IN ?"
         ),
         Statement.SCAN_PARTITION: f"SELECT {ITEM_COLUMNS} FROM {items} WHERE namespace = ?",
         Statement.PROBE_PARTITION: f"SELECT key FROM {items} WHERE namespace = ? LIMIT 1",

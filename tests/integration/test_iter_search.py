@@ -129,3 +129,29 @@ async def test_bad_arguments_are_refused_before_iterating(facade: Facade) -> Non
     with pytest.raises(StoreValidationError) as info:
         iterate(("ok",), filter={"n": {"$near": 1}})
     assert info.value.field == "filter"
+
+
+async def test_iterations_count_their_requests_and_rows_in_the_metrics(facade: Facade) -> None:
+    await fill(facade, namespaces=2, per_namespace=120)
+    store = facade.store
+    store.reset_metrics()
+    items = await collect(facade, ("it",), page_size=50)
+    stats = store.get_metrics()["batch_stats"]
+    assert len(items) == 240
+    assert stats["total_batches"] == 0  # an iteration is not a batch() call
+    assert stats["read_requests"] >= 240 // 50  # at least one request per page
+    assert stats["rows_read"] >= 240
+
+    # Stopped after the first item: what it read so far is counted all the same.
+    store.reset_metrics()
+    if isinstance(store, AsyncStore):
+        pages = store.aiter_search(("it",), page_size=50)
+        await pages.__anext__()
+        await pages.aclose()
+    else:
+        iterator = store.iter_search(("it",), page_size=50)
+        next(iterator)
+        iterator.close()  # type: ignore[attr-defined]
+    stats = store.get_metrics()["batch_stats"]
+    assert stats["read_requests"] >= 1
+    assert 1 <= stats["rows_read"] < 240

@@ -81,12 +81,27 @@ def test_mode_is_validated() -> None:
         StoreConfig(created_at_mode="sometimes")
 
 
-def test_exact_look_ups_read_one_partition_each(store: Store, cql_session: Any) -> None:
-    ops = [PutOp(("spread", str(p)), f"k{i}", {"i": i}) for p in range(7) for i in range(3)]
-    store.batch(ops)
+def test_exact_look_ups_share_a_request_only_for_the_same_keys(store: Store) -> None:
+    # 7 namespaces written with the same 3 keys, on one node (one replica set): one look-up
+    # asks for exactly those 21 rows (namespace IN ? AND key IN ?).
+    same = [PutOp(("same", str(p)), f"k{i}", {"i": i}) for p in range(7) for i in range(3)]
+    store.batch(same)
+    first = {(op.namespace, op.key): store.get(op.namespace, op.key) for op in same}
+    store.reset_metrics()
+    store.batch([PutOp(op.namespace, op.key, {"again": True}) for op in same])
     stats = store.get_metrics()["batch_stats"]
-    assert stats["read_requests"] == 7  # one look-up per partition, never a cross product
+    assert stats["read_requests"] == 1
     assert stats["unlogged_batches"] == 1  # one replica set: 21 writes of 7 partitions together
+    for (namespace, key), before in first.items():
+        after = store.get(namespace, key)
+        assert after.value == {"again": True}
+        assert after.created_at == before.created_at  # each row found under its own partition
+        assert after.updated_at > before.updated_at
+    # 7 namespaces written with keys of their own: one look-up per partition, never the cross
+    # product of partitions and keys.
+    store.reset_metrics()
+    store.batch([PutOp(("own", str(p)), f"k{p}-{i}", {"i": i}) for p in range(7) for i in range(3)])
+    assert store.get_metrics()["batch_stats"]["read_requests"] == 7
 
 
 def test_public_fallback_path_writes_the_same(store: Store) -> None:

@@ -16,6 +16,7 @@ from scyllabatch import (
     StoreValidationError,
 )
 from scyllabatch._core.planner import plan_call
+from scyllabatch._core.schema import Statement
 from scyllabatch._core.validation import validate_ops
 from scyllabatch._impl import codec
 
@@ -97,16 +98,92 @@ def test_created_at_lookups_read_exactly_the_written_keys() -> None:
         for write in chunk:
             per_partition[write.put.partition] = per_partition.get(write.put.partition, 0) + 1
         assert max(per_partition.values()) <= 50
-    # One look-up per partition (the 151 keys of partition t.1 split at 100 keys), each asking
-    # for exactly the keys written there: no cross product of partitions and keys; not the delete.
-    wanted = sorted(
-        (lookup.partition, key) for lookup in exact.created_lookups for key in lookup.keys
+    # The 151 keys of partition t.1 are looked up alone (split at 100 keys); the 29 other
+    # partitions write the same one key on the same replicas and share look-ups of at most 25
+    # partitions. Each asks
+    # for exactly the keys written (its partitions times its keys): never a row nobody wrote,
+    # and not the delete.
+    wanted = [
+        (partition, key)
+        for lookup in exact.created_lookups
+        for partition in lookup.partitions
+        for key in lookup.keys
+    ]
+    assert len(wanted) == len(set(wanted))
+    assert sorted(wanted) == sorted(
+        (w.put.partition, w.put.key) for w in exact.writes if w.put.encoded
     )
-    assert len(exact.created_lookups) == 31
-    assert wanted == sorted((w.put.partition, w.put.key) for w in exact.writes if w.put.encoded)
+    assert sorted(len(lookup.partitions) for lookup in exact.created_lookups) == [1, 1, 4, 25]
     assert max(len(lookup.keys) for lookup in exact.created_lookups) == 100
     # write-only mode reads nothing before writing
     assert planned(CreatedAtMode.WRITE_ONLY).created_lookups == []
+
+
+def test_created_at_lookups_share_a_request_only_for_the_same_keys_on_the_same_replicas() -> None:
+    # 250 namespaces writing "profile", 3 writing {"a", "b"}, 2 writing {"a"} and one {"b"}:
+    # partitions share a look-up only with the same keys and replica group, so the rows asked
+    # for are exactly the rows written; at most 100 rows and 25 partitions per look-up.
+    ops = [PutOp(("u", str(n)), "profile", {"n": n}) for n in range(250)]
+    ops += [PutOp(("ab", str(n)), key, {}) for n in range(3) for key in ("b", "a")]
+    ops += [PutOp(("a", str(n)), "a", {}) for n in range(2)] + [PutOp(("b",), "b", {})]
+
+    def lookups(replica_group: Any) -> list[Any]:
+        planned = plan_call(
+            validate_ops(ops, codec),
+            BatchType.UNLOGGED,
+            1,
+            BatchLimits(),
+            codec,
+            100,
+            replica_group,
+        )
+        return planned.created_lookups  # type: ignore[no-any-return]
+
+    one_group = lookups(lambda p: "same")
+    shapes = sorted((len(lookup.partitions), tuple(lookup.keys)) for lookup in one_group)
+    assert shapes == [
+        (1, ("b",)),
+        (2, ("a",)),
+        (3, ("a", "b")),
+        *[(25, ("profile",))] * 10,
+    ]
+    for lookup in one_group:
+        written = {(".".join(ops[i].namespace), ops[i].key) for i in lookup.op_indices}
+        assert written == {(p, k) for p in lookup.partitions for k in lookup.keys}
+        request = lookup.start()[0]
+        if len(lookup.partitions) > 1:
+            assert request.queries[0].statement is Statement.SELECT_CREATED_IN
+            assert request.routing_key == lookup.partitions[0].encode()
+        else:
+            assert request.queries[0].statement is Statement.SELECT_CREATED
+            assert request.routing_key is None
+    # Two replica groups never share a look-up; without replica information, none is shared.
+    by_parity = lookups(lambda p: int(p.split(".")[-1]) % 2 if "." in p else -1)
+    for lookup in by_parity:
+        assert len({int(p.split(".")[-1]) % 2 for p in lookup.partitions if "." in p}) <= 1
+    assert all(len(lookup.partitions) == 1 for lookup in lookups(str))
+    assert len(lookups(str)) == 256
+
+
+def test_gets_share_a_request_only_for_the_same_keys_on_the_same_replicas() -> None:
+    # 150 namespaces asked for "profile" (one of them twice), 2 for {"a", "b"}, one for 120 keys.
+    ops = [GetOp(("u", str(n)), "profile") for n in range(150)] + [GetOp(("u", "7"), "profile")]
+    ops += [GetOp(("ab", str(n)), key) for n in range(2) for key in ("a", "b")]
+    ops += [GetOp(("big",), f"k{i}") for i in range(120)]
+    planned = plan_call(
+        validate_ops(ops, codec), BatchType.UNLOGGED, 1, BatchLimits(), codec, 100, lambda p: 0
+    )
+    shapes = sorted((len(r.partitions), len(r.keys)) for r in planned.gets)
+    assert shapes == [(1, 120), (2, 2)] + [(25, 1)] * 6
+    for reader in planned.gets:
+        wanted = {(".".join(ops[i].namespace), ops[i].key) for i in reader.op_indices}
+        assert wanted == {(p, k) for p in reader.partitions for k in reader.keys}
+        requests = reader.start()
+        if len(reader.partitions) > 1:
+            assert [r.queries[0].statement for r in requests] == [Statement.SELECT_KEYS_IN]
+        else:  # one partition's 120 keys: two requests of at most 100 keys
+            assert [len(r.queries[0].params[1]) for r in requests] == [100, 20]
+    assert sorted(i for r in planned.gets for i in r.op_indices) == list(range(len(ops)))
 
 
 def test_ttl_refreshes_are_split_by_bytes_like_writes() -> None:
