@@ -494,10 +494,11 @@ def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentPars
     )
     bench.add_argument(
         "--layout",
-        choices=("spread", "grouped"),
+        choices=("spread", "grouped", "shared-key"),
         default="spread",
         help="spread: op i goes to namespace i mod N, so a call spans many namespaces; "
-        "grouped: each namespace gets a contiguous run of ops",
+        "grouped: each namespace gets a contiguous run of ops; shared-key: as spread, but "
+        "the ops of one pass over the namespaces write the same key (a profile per user)",
     )
     bench.add_argument(
         "--rounds", type=_positive, default=3, help="interleaved rounds per batch size"

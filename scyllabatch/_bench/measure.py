@@ -20,7 +20,7 @@ from scyllabatch._bench.contestants import READS, WRITES, Contestant, Runners
 from scyllabatch._progress import meter
 from scyllabatch.ops import GetOp, PutOp
 
-LAYOUTS = ("spread", "grouped")
+LAYOUTS = ("spread", "grouped", "shared-key")
 
 
 @dataclass(frozen=True)
@@ -106,11 +106,19 @@ class Workload:
         self.namespaces = [("bench", f"ns{p:05d}") for p in range(namespaces)]
 
     def namespace(self, i: int) -> tuple[str, ...]:
-        """``spread``: op i goes to namespace i mod n; ``grouped``: contiguous runs."""
+        """``spread`` and ``shared-key``: op i goes to namespace i mod n; ``grouped``:
+        contiguous runs."""
         count = len(self.namespaces)
-        if self.layout == "spread":
-            return self.namespaces[i % count]
-        return self.namespaces[i * count // self.total_ops]
+        if self.layout == "grouped":
+            return self.namespaces[i * count // self.total_ops]
+        return self.namespaces[i % count]
+
+    def key(self, name: str, batch_size: int, i: int) -> str:
+        """A key of its own for every op; with ``shared-key``, one key per pass over the
+        namespaces (the same key written in many namespaces, like a profile per user)."""
+        if self.layout == "shared-key":
+            return f"{name}-{batch_size}-pass{i // len(self.namespaces)}"
+        return f"{name}-{batch_size}-{i}"
 
     def puts(self, name: str, batch_size: int, round_index: int) -> list[list[PutOp]]:
         """The calls one contestant makes in one round."""
@@ -118,7 +126,7 @@ class Workload:
         start = round_index * share
         stop = self.total_ops if round_index == self.rounds - 1 else start + share
         ops = [
-            PutOp(self.namespace(i), f"{name}-{batch_size}-{i}", self.values[i])
+            PutOp(self.namespace(i), self.key(name, batch_size, i), self.values[i])
             for i in range(start, stop)
         ]
         return [ops[j : j + batch_size] for j in range(0, len(ops), batch_size)]

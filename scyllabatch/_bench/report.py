@@ -19,11 +19,11 @@ def format_table(report: dict[str, Any]) -> str:
     """The human-readable table of a report."""
     o, env = report["options"], report["environment"]
     srv, drv = env["server"], env["driver"]
-    layout = (
-        "consecutive ops in different namespaces"
-        if o["layout"] == "spread"
-        else "each namespace a contiguous run of ops"
-    )
+    layout = {
+        "spread": "consecutive ops in different namespaces",
+        "grouped": "each namespace a contiguous run of ops",
+        "shared-key": "consecutive ops in different namespaces, one key per pass over them",
+    }[o["layout"]]
     lines = [
         f"scyllabatch bench: {o['total_ops']:,} puts per contestant and batch size over "
         f"{o['namespaces']} namespaces ({o['layout']}: {layout}); {o['mode']} mode; "

@@ -142,6 +142,40 @@ def test_bench_table_grouped_with_progress(
     assert not keyspace_exists(cql_session, keyspace)
 
 
+def test_bench_shared_key_layout_shares_the_look_ups(
+    capsys: pytest.CaptureFixture[str], cql_session: Any, keyspace: str
+) -> None:
+    # 50 namespaces, calls of 50 ops: each call writes one key in all 50 namespaces, so exact
+    # mode's created_at look-ups (and the gets) share reads of 25 partitions: 2 per call.
+    args = [
+        "bench",
+        *connection_args(),
+        "--json",
+        "--keyspace",
+        keyspace,
+        "--layout",
+        "shared-key",
+        "--total-ops",
+        "100",
+        "--namespaces",
+        "50",
+        "--batch-sizes",
+        "50",
+        "--rounds",
+        "1",
+        "--progress",
+        "off",
+    ]
+    status, report = run_json(capsys, args)
+    assert status == 0
+    assert report["options"]["layout"] == "shared-key"
+    (row,) = report["rows"]
+    requests = row["sdk_requests"]
+    assert requests["sdk_unlogged_exact"]["read_requests_per_call"] == pytest.approx(2)
+    assert requests["sdk_unlogged_write_only"]["read_requests_per_call"] == 0
+    assert not keyspace_exists(cql_session, keyspace)
+
+
 def test_bench_refuses_an_existing_keyspace(
     capsys: pytest.CaptureFixture[str], cql_session: Any, keyspace: str
 ) -> None:
