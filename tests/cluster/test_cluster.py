@@ -141,6 +141,7 @@ def test_every_batch_goes_to_a_replica_of_all_its_partitions(
         data = [r for r, _ in writes if not r.internal]
         registry = [r for r, _ in writes if r.internal]
         coordinators = set()
+        routed_to: dict[Request, str] = {}  # the load balancer's first choice per request
         elsewhere = 0
         for request, future in writes:
             coordinator = future._current_host.address
@@ -157,14 +158,18 @@ def test_every_batch_goes_to_a_replica_of_all_its_partitions(
             plan = future._load_balancer.make_query_plan(cluster_keyspace, future.query)
             first = next(iter(plan)).address
             assert first in replicas, f"{first} is not a replica of {replicas}"
+            routed_to[request] = first
             elsewhere += coordinator not in replicas
         # 100 new namespaces: registration takes about as many requests as the data writes,
         # not one per namespace, and (RF=1) is spread over the nodes like the data.
         assert len(registry) <= len(data) + 3
-        registry_coordinators = {f._current_host.address for r, f in writes if r.internal}
+        # Asserted on the routing (what the SDK decides), not on where the driver finally sent
+        # each request: a host whose connection was busy or slow on a loaded ring may have had
+        # its requests passed on to the next host of the plan.
+        registry_routes = {routed_to[r] for r, _ in writes if r.internal}
         if factor == 1:
-            assert coordinators == set(ring.hosts)
-            assert len(registry_coordinators) >= 2  # not all on one roots partition's owner
+            assert set(routed_to.values()) == set(ring.hosts)
+            assert len(registry_routes) >= 2  # not all on one roots partition's owner
         report(
             f"RF={factor}: {len(data)} data batches + {len(registry)} registry batches for "
             f"{len(ops)} puts in 100 namespaces, coordinators {sorted(coordinators)}; every batch "

@@ -40,7 +40,10 @@ def test_paused_node_counter_and_conditional_writes_are_unknown_and_never_resent
 ) -> None:
     ring = healthy_ring
     retry = RetryPolicy(max_retries=3, retry_delay=0.1, retry_backoff=2.0, jitter=0.0)
-    store = connect(ring, cluster_keyspace, 1, request_timeout=2.0, retry=retry)
+    # Counter and conditional writes are never re-sent after a timeout, so the request timeout
+    # must leave a loaded ring time to answer the ones on live nodes (the warm-up, the alive
+    # increment); the frozen node never answers, whatever the timeout.
+    store = connect(ring, cluster_keyspace, 1, request_timeout=10.0, retry=retry)
     victim = ring.hosts[1]
     try:
         frozen = host_on(ring, store, cluster_keyspace, victim, "frozen")
@@ -135,11 +138,13 @@ def test_unavailable_counter_and_conditional_writes_are_retried_and_not_applied(
     increment or a conditional write is re-sent."""
     ring = healthy_ring
     retry = RetryPolicy(max_retries=2, retry_delay=0.1, retry_backoff=2.0, jitter=0.0)
+    # The counter write before the pause is never re-sent after a timeout: leave a loaded ring
+    # time to answer it at ALL. The writes during the pause are refused at once (Unavailable).
     store = connect(
         ring,
         cluster_keyspace,
         3,
-        request_timeout=2.0,
+        request_timeout=10.0,
         retry=retry,
         write_consistency="ALL",
         read_consistency="ONE",

@@ -20,6 +20,7 @@ from scyllabatch import (
 )
 from tests.conftest import async_wait_until
 from tests.integration.conftest import Facade, make_store, setup_store
+from tests.lifetime import assert_refreshes_ttl, read_before_expiry
 
 NS = ("users", "alice")
 
@@ -373,14 +374,20 @@ async def test_ttl_is_applied_in_seconds_rounded_up_plus_one(
 
 
 async def test_ttl_expires_on_the_server_mixed_ttls_separately(facade: Facade) -> None:
-    await facade.batch(
-        [
-            PutOp(NS, "soon", {"v": 1}, ttl=3 / 60),  # 3 s: still there when read back
-            PutOp(NS, "later", {"v": 2}, ttl=30),
-            PutOp(NS, "never", {"v": 3}),
-        ]
-    )
-    assert (await facade.get(NS, "soon", refresh_ttl=False)) is not None
+    async def write() -> None:
+        await facade.batch(
+            [
+                PutOp(NS, "soon", {"v": 1}, ttl=3 / 60),  # lives at least 3 s
+                PutOp(NS, "later", {"v": 2}, ttl=30),
+                PutOp(NS, "never", {"v": 3}),
+            ]
+        )
+
+    async def read_soon() -> Any:
+        return await facade.get(NS, "soon", refresh_ttl=False)
+
+    # Still there when read back within its 3 s (a read after a longer stall proves nothing).
+    assert (await read_before_expiry(write, read_soon, lives=3.0)).value == {"v": 1}
 
     async def soon_gone() -> bool:
         return await facade.get(NS, "soon", refresh_ttl=False) is None
@@ -393,7 +400,7 @@ async def test_ttl_expires_on_the_server_mixed_ttls_separately(facade: Facade) -
 async def test_refresh_ttl_reapplies_ttl_to_all_cells(
     facade: Facade, cql_session: Any, keyspace: str
 ) -> None:
-    await facade.put(NS, "k", {"v": 1}, ttl=1.0)  # 60 s
+    await facade.put(NS, "k", {"v": 1}, ttl=1.0)  # 61 s stored
     query = (
         f"SELECT TTL(value), TTL(created_at), TTL(updated_at), TTL(ttl) FROM {keyspace}.items "
         "WHERE namespace = 'users.alice' AND key = 'k'"
@@ -410,9 +417,8 @@ async def test_refresh_ttl_reapplies_ttl_to_all_cells(
     wait_until(lowered, timeout=30, what="the TTL to count down")
     await facade.get(NS, "k", refresh_ttl=False)
     assert max(ttls()) <= 56
-    await facade.get(NS, "k")  # refresh_ttl=True by default
-    # Every cell is back near 60 s (a margin of 2 s for a slow machine, still above 56).
-    assert min(ttls()) >= 58
+    # Every cell is back near the stored 61 s (refresh_ttl=True is the default).
+    await assert_refreshes_ttl(lambda: facade.get(NS, "k"), ttls, stored=61)
     item = await facade.get(NS, "k")
     assert item.value == {"v": 1}
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from scyllabatch import AsyncStore, Store, StoreConfig, StoreValidationError
 from tests.conftest import wait_until
+from tests.lifetime import assert_refreshes_ttl, read_before_expiry
 
 base = pytest.importorskip("langgraph.store.base")
 from scyllabatch.langgraph import ScyllaBatchStore  # noqa: E402
@@ -91,40 +93,46 @@ async def test_default_ttl_applies_to_async_puts(cql_session: Any, keyspace: str
     assert cell_ttls(cql_session, keyspace, "never") == (None, 0)
 
 
-def test_refresh_on_read_is_the_default_for_reads_without_refresh_ttl(
+async def test_refresh_on_read_is_the_default_for_reads_without_refresh_ttl(
     store: Store, cql_session: Any, keyspace: str
 ) -> None:
     no_refresh = ScyllaBatchStore(sync=store, ttl={"default_ttl": 10, "refresh_on_read": False})
     refresh = ScyllaBatchStore(sync=store, ttl={"default_ttl": 10, "refresh_on_read": True})
     no_refresh.put(NS, "k", {"v": 1})
+    stored = cell_ttls(cql_session, keyspace, "k")[1]
 
     def left() -> int:
         seconds = cell_ttls(cql_session, keyspace, "k")[0]
         assert seconds is not None
         return seconds
 
-    def counted_down() -> bool:
-        return left() <= 597
+    def counted_down() -> bool:  # far enough below the stored TTL to tell a refresh from none
+        return left() <= stored - 5
 
-    wait_until(counted_down, timeout=30, what="the TTL to count down 3 s")
+    def refreshed(read: Callable[[], Any]) -> Awaitable[None]:
+        return assert_refreshes_ttl(read, lambda: [left()], stored)
+
+    wait_until(counted_down, timeout=30, what="the TTL to count down 5 s")
     assert no_refresh.get(NS, "k") is not None
     assert no_refresh.search(NS)[0].key == "k"
-    assert left() <= 597  # refresh_on_read=False: neither read refreshed
-    assert no_refresh.get(NS, "k", refresh_ttl=True) is not None  # the caller's choice wins
-    assert left() >= 598
+    assert left() <= stored - 5  # refresh_on_read=False: neither read refreshed
+    # the caller's choice wins
+    await refreshed(lambda: no_refresh.get(NS, "k", refresh_ttl=True))
 
     wait_until(counted_down, timeout=30, what="the TTL to count down again")
-    assert [h.key for h in refresh.search(NS)] == ["k"]
-    assert left() >= 598  # refresh_on_read=True: the search refreshed it
+
+    def search() -> None:
+        assert [h.key for h in refresh.search(NS)] == ["k"]
+
+    await refreshed(search)  # refresh_on_read=True: the search refreshed it
 
     wait_until(counted_down, timeout=30, what="the TTL to count down once more")
     assert refresh.get(NS, "k", refresh_ttl=False) is not None
-    assert left() <= 597
+    assert left() <= stored - 5
     # A raw GetOp whose refresh_ttl is None ("unset") gets the configured default too.
     no_refresh.batch([base.GetOp(NS, "k", None)])
-    assert left() <= 597
-    refresh.batch([base.GetOp(NS, "k", None)])
-    assert left() >= 598
+    assert left() <= stored - 5
+    await refreshed(lambda: refresh.batch([base.GetOp(NS, "k", None)]))
 
 
 async def test_sweeper_methods_remove_nothing_and_return_what_langgraph_expects(
@@ -147,10 +155,12 @@ async def test_sweeper_methods_remove_nothing_and_return_what_langgraph_expects(
     assert cell_ttls(cql_session, keyspace, "k")[1] in (600, 601)
 
 
-def test_expired_item_is_gone_without_any_sweep(store: Store) -> None:
-    lg = ScyllaBatchStore(sync=store, ttl={"default_ttl": 2 / 60})  # 2 s
-    lg.put(NS, "k", {"v": 1})
-    assert lg.get(NS, "k", refresh_ttl=False) is not None
+async def test_expired_item_is_gone_without_any_sweep(store: Store) -> None:
+    lg = ScyllaBatchStore(sync=store, ttl={"default_ttl": 2 / 60})  # lives at least 2 s
+    # There when read back within those 2 s (a read after a longer stall proves nothing).
+    await read_before_expiry(
+        lambda: lg.put(NS, "k", {"v": 1}), lambda: lg.get(NS, "k", refresh_ttl=False), lives=2.0
+    )
     wait_until(
         lambda: lg.get(NS, "k", refresh_ttl=False) is None,
         timeout=30,

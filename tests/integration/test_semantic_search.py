@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ from scyllabatch import (
 )
 from tests.conftest import async_wait_until, wait_until
 from tests.integration.conftest import Facade, make_store, setup_store
+from tests.lifetime import assert_refreshes_ttl, read_before_expiry, seconds_left_after
 from tests.vectors import HashEmbeddings, cosine_ranking, embed_array
 
 pytestmark = pytest.mark.integration
@@ -223,9 +225,12 @@ async def test_ttl_expires_vectors_with_the_item(
     indexed: tuple[Facade, HashEmbeddings], cql_session: Any, keyspace: str
 ) -> None:
     facade, _ = indexed
-    # 4 s stored: room for a slow machine to read the vector row before it expires.
-    await facade.batch([PutOp(("e",), "short", {"text": "red apple"}, ttl=3 / 60)])
-    rows = vector_rows(cql_session, keyspace, "e")
+    # 4 s stored, lives at least 3 s: the vector row must be there when read back in that time.
+    rows = await read_before_expiry(
+        lambda: facade.batch([PutOp(("e",), "short", {"text": "red apple"}, ttl=3 / 60)]),
+        lambda: vector_rows(cql_session, keyspace, "e"),
+        lives=3.0,
+    )
     assert [r.key for r in rows] == ["short"]
     assert 0 < rows[0][2] <= 4
 
@@ -242,19 +247,28 @@ async def test_refresh_ttl_reapplies_the_ttl_to_vectors(
     indexed: tuple[Facade, HashEmbeddings], cql_session: Any, keyspace: str
 ) -> None:
     facade, _ = indexed
+    called = time.monotonic()
     await facade.put(("r",), "k", {"text": "red apple"}, ttl=1.0)  # 61 s
-    assert vector_rows(cql_session, keyspace, "r")[0][2] > 55
+    left = vector_rows(cql_session, keyspace, "r")[0][2]
+    assert left >= seconds_left_after(61, called, time.monotonic())
 
-    def counted_down() -> bool:
-        return bool(vector_rows(cql_session, keyspace, "r")[0][2] <= 58)
+    def vector_ttl() -> list[int]:
+        return [vector_rows(cql_session, keyspace, "r")[0][2]]
+
+    def counted_down() -> bool:  # far enough below 61 s to tell a refresh from none
+        return vector_ttl()[0] <= 56
 
     wait_until(counted_down, timeout=30, what="the vector's TTL to count down")
-    await facade.get(("r",), "k", refresh_ttl=True)
-    assert vector_rows(cql_session, keyspace, "r")[0][2] >= 59
+    await assert_refreshes_ttl(
+        lambda: facade.get(("r",), "k", refresh_ttl=True), vector_ttl, stored=61
+    )
     wait_until(counted_down, timeout=30, what="the vector's TTL to count down again")
-    hits = await facade.search(("r",), query="red apple")  # a search refreshes too
-    assert [h.key for h in hits] == ["k"]
-    assert vector_rows(cql_session, keyspace, "r")[0][2] >= 59
+
+    async def search() -> None:  # a search refreshes too
+        hits = await facade.search(("r",), query="red apple")
+        assert [h.key for h in hits] == ["k"]
+
+    await assert_refreshes_ttl(search, vector_ttl, stored=61)
     await facade.search(("r",), query="red apple", refresh_ttl=False)
     await facade.batch([GetOp(("r",), "k", refresh_ttl=False)])
 

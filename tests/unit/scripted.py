@@ -17,8 +17,9 @@ from scyllabatch._core.retry import ErrorKind
 from scyllabatch._core.schema import Statement
 from scyllabatch._driver import CallOptions
 
-Completion = tuple[float, Outcome]
-"""After how many seconds (0: at once, on the sender's thread), which outcome."""
+Completion = tuple[float | threading.Event, Outcome]
+"""After how many seconds (0: at once, on the sender's thread), or once an event is set, which
+outcome."""
 
 Script = Callable[[Request], Sequence[Completion]]
 
@@ -91,7 +92,10 @@ class ScriptedTransport:
 
             def run() -> None:
                 for delay, outcome in later:
-                    threading.Event().wait(delay)
+                    if isinstance(delay, threading.Event):
+                        delay.wait(timeout=30)  # the test sets it; the timeout only ends a hang
+                    else:
+                        threading.Event().wait(delay)
                     complete(outcome)
 
             thread = threading.Thread(target=run, daemon=True)
@@ -101,4 +105,4 @@ class ScriptedTransport:
     def join(self) -> None:
         """Wait for every late completion (so a test can check what happened after a call)."""
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(timeout=30)

@@ -195,7 +195,9 @@ def test_a_cancelled_call_gives_every_slot_back_and_is_recorded() -> None:
     release = threading.Event()
 
     def script(_request: Request) -> list[Completion]:
-        return [(0.001, Rows())] if release.is_set() else [(0.3, Rows())]
+        # The call's requests answer only once it is cancelled: however slowly this machine
+        # polls, it finds every slot taken (a fixed delay could let the call finish first).
+        return [(0.001, Rows())] if release.is_set() else [(release, Rows())]
 
     transport = ScriptedTransport(script)
     transport.replica_group = lambda partition: partition

@@ -4,6 +4,7 @@ modules, and the pom it resolves Cassandra with ships next to it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,20 +60,24 @@ def test_the_pinned_cassandra_version_comes_from_the_pom_next_to_the_module() ->
     assert node.pinned_version().startswith("5.0.")
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(cluster_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Python with ``args``; the cluster state is read from ``cluster_dir`` (empty), so a
+    cluster left running in the checkout (``make cluster-start``) cannot change the answer:
+    ``hosts`` prints a running cluster's recorded addresses."""
+    env = {**os.environ, "SCYLLABATCH_CLUSTER_DIR": str(cluster_dir)}
     return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, *args], capture_output=True, text=True, timeout=60, check=False, env=env
     )
 
 
-def test_the_module_runs_as_a_command() -> None:
+def test_the_module_runs_as_a_command(tmp_path: Path) -> None:
     args = ("hosts", "--nodes", "3", "--first-address", "127.0.0.21")
-    done = run("-m", "scyllabatch.testing.node", *args)
+    done = run(tmp_path, "-m", "scyllabatch.testing.node", *args)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == "127.0.0.21,127.0.0.22,127.0.0.23\n"
 
 
-def test_the_repository_wrapper_imports_neither_scyllabatch_nor_the_driver() -> None:
+def test_the_repository_wrapper_imports_neither_scyllabatch_nor_the_driver(tmp_path: Path) -> None:
     if not TOOL.is_file():
         pytest.skip("tools/dbnode.py is in the repository only, not in the sdist or wheel tests")
     probe = (
@@ -84,6 +89,6 @@ def test_the_repository_wrapper_imports_neither_scyllabatch_nor_the_driver() -> 
         "loaded = sorted(top & {'scyllabatch', 'cassandra'})\n"
         "print(code, loaded)\n"
     )
-    done = run("-c", probe)
+    done = run(tmp_path, "-c", probe)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == "127.0.0.21,127.0.0.22\n0 []\n"
