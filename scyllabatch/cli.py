@@ -589,7 +589,8 @@ def build_parser(environ: dict[str, str] | None = None) -> argparse.ArgumentPars
         choices=("exact", "write_only"),
         default="exact",
         help="exact: an item already stored keeps its created_at (one read per namespace of "
-        "each call); write_only: no read, created_at is the load's write time (fresh data)",
+        "each call, shared by namespaces written with the same keys); write_only: no read, "
+        "created_at is the load's write time (fresh data)",
     )
     load.add_argument(
         "--in-flight", type=_positive, default=4, help="batch() calls running at once"

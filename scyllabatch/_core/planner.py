@@ -448,7 +448,8 @@ def _data_request(
         op_indices=tuple(i for w in writes for i in w.op_indices),
         batch_type=batch_type if len(writes) > 1 else None,
         estimated_bytes=sum(w.estimated_bytes for w in writes),
-        encoded=EncodedStatements(len(writes), body, writes[0].partition_utf8),
+        encoded=EncodedStatements(len(writes), body),
+        routing_key=writes[0].partition_utf8,
     )
 
 
@@ -566,22 +567,16 @@ def _registry_requests(
     timestamp = plan.timestamp_us
     op_indices: dict[str, list[int]] = {}
     under_root: dict[str, list[str]] = {}
-    for write in plan.writes:
-        put = write.put
+    # Conditional puts register their namespace whether or not their condition holds.
+    puts: list[tuple[PutWrite, Sequence[int]]] = [(w.put, w.op_indices) for w in plan.writes]
+    puts += [(c.put, (c.index,)) for c in plan.conditionals]
+    for put, indices in puts:
         if put.encoded is None or put.partition in registered:
             continue
         if put.partition not in op_indices:
             op_indices[put.partition] = []
             under_root.setdefault(put.namespace[0], []).append(put.partition)
-        op_indices[put.partition].extend(write.op_indices)
-    for conditional in plan.conditionals:  # registered whether or not its condition holds
-        put = conditional.put
-        if put.encoded is None or put.partition in registered:
-            continue
-        if put.partition not in op_indices:
-            op_indices[put.partition] = []
-            under_root.setdefault(put.namespace[0], []).append(put.partition)
-        op_indices[put.partition].append(conditional.index)
+        op_indices[put.partition].extend(indices)
     if not op_indices:
         return []
 

@@ -38,13 +38,12 @@ class Query:
 class EncodedStatements:
     """The statements of a write batch, already serialized (see ``_speedups/writes.pyx``).
 
-    ``body`` is the statements section of a CQL ``BATCH`` message (``count`` statements);
-    ``routing_key`` is the serialized partition key of the first one, for token-aware routing.
+    ``body`` is the statements section of a CQL ``BATCH`` message (``count`` statements); the
+    request carries the first statement's partition key as its ``routing_key``.
     """
 
     count: int
     body: bytes
-    routing_key: bytes
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -73,8 +72,8 @@ class Request:
     counter: bool = False
     conditional: bool = False
     routing_key: bytes | None = None
-    """The partition key to route by, where the driver cannot tell it from the values (a read
-    of several partitions stored on the same replicas)."""
+    """The serialized partition key to route by, where the driver cannot tell it from bound
+    values: pre-serialized writes, and reads of several partitions on the same replicas."""
 
     @property
     def is_write(self) -> bool:

@@ -209,7 +209,7 @@ class Statements:
             consistency_level=options.consistency or self.write_consistency,
         )
         timeout = options.timeout or self.config.request_timeout
-        batch.routing_key = encoded.routing_key
+        batch.routing_key = request.routing_key
         batch.keyspace = self.config.keyspace
         batch.is_idempotent = request.idempotent
         session: Any = self.session
